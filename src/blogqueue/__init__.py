@@ -1,0 +1,1 @@
+"""BlogQueue shared core: settings, logging, errors, queue vocabulary and Redis access."""

@@ -1,0 +1,40 @@
+"""The errors BlogQueue raises on purpose. The tree:
+
+    BlogQueueError
+    ├── InvalidInput        bad input at an edge (HTTP, CLI, job payload): 422
+    │   └── InvalidJob      a job id, priority or payload that BullMQ or Node would reject
+    ├── NotFound            a job or record that does not exist: 404
+    ├── Conflict            the request clashes with current state: 409
+    └── Unavailable         a dependency (Redis, database) cannot be reached: 503
+
+The API maps them to HTTP in one handler; the worker maps them to retry or fail in one function.
+"""
+
+
+class BlogQueueError(Exception):
+    """Base of every error raised on purpose; its message is written for a person."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidInput(BlogQueueError):
+    """Input failed validation; nothing was stored or enqueued."""
+
+
+class InvalidJob(InvalidInput):
+    """A job id, priority or payload that the queue must not accept."""
+
+
+class NotFound(BlogQueueError):
+    """The thing asked for does not exist (any more)."""
+
+
+class Conflict(BlogQueueError):
+    """The request clashes with the current state."""
+
+
+class Unavailable(BlogQueueError):
+    """A dependency such as Redis or the database cannot be reached."""

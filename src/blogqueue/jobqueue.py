@@ -1,0 +1,186 @@
+"""The producer side of the queue: enqueue, metrics, per-user job listing and cancellation.
+
+BullMQ has no per-user index, so enqueue also records the job id in a per-user sorted set; a
+listing reads that set and prunes ids whose jobs BullMQ has since removed (removeOnComplete).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+from bullmq import Job, Queue
+
+from blogqueue.connection import connection_options, redis_client
+from blogqueue.errors import NotFound
+from blogqueue.payloads import JobPayload, encode_payload
+from blogqueue.queues import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_BACKOFF_MS,
+    QUEUE_NAME,
+    JobName,
+    Keys,
+    ensure_json_safe,
+    job_options,
+    make_job_id,
+)
+from blogqueue.settings import Settings
+
+CANCEL_MARK_TTL_S = 7 * 24 * 3600
+_PENDING_STATES = {"waiting", "delayed", "prioritized", "waiting-children"}
+
+
+class QueueMetrics(msgspec.Struct, frozen=True):
+    """Job counts per state, as the seed's getQueueMetrics() returns them."""
+
+    waiting: int
+    active: int
+    completed: int
+    failed: int
+    delayed: int
+    prioritized: int
+    paused: int
+
+
+class JobSummary(msgspec.Struct, frozen=True, rename="camel"):
+    id: str
+    name: str
+    state: str
+    progress: Any
+    attempts_made: int
+    timestamp: int
+    processed_on: int | None
+    finished_on: int | None
+    failed_reason: str | None
+    data: dict[str, Any]
+
+
+class CancelOutcome(StrEnum):
+    REMOVED = "removed"  # was waiting or delayed; it is gone
+    CANCELLING = "cancelling"  # active; the worker running it aborts it
+    FINISHED = "finished"  # already completed or failed; nothing to do
+
+
+@dataclass(frozen=True)
+class EnqueueOptions:
+    priority: int | None = None
+    delay_ms: int = 0
+    attempts: int = DEFAULT_ATTEMPTS
+    backoff_ms: int = DEFAULT_BACKOFF_MS
+    job_id: str | None = None
+
+
+def summarize(job: Job, state: str) -> JobSummary:
+    return JobSummary(
+        id=str(job.id),
+        name=job.name,
+        state=state,
+        progress=job.progress,
+        attempts_made=int(job.attemptsMade or 0),
+        timestamp=int(job.timestamp or 0),
+        processed_on=int(job.processedOn) if job.processedOn else None,
+        finished_on=int(job.finishedOn) if job.finishedOn else None,
+        failed_reason=job.failedReason or None,
+        data=job.data if isinstance(job.data, dict) else {"value": job.data},
+    )
+
+
+class JobQueue:
+    """One per process: the bullmq Queue plus our own keys, on one Redis configuration."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.keys = Keys(settings.queue_prefix)
+        self.queue = Queue(
+            QUEUE_NAME, {"connection": connection_options(settings), "prefix": settings.queue_prefix}
+        )
+        self.redis = redis_client(settings)
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.redis.aclose()
+
+    async def enqueue(
+        self, name: JobName, payload: JobPayload, options: EnqueueOptions | None = None
+    ) -> str:
+        """Validate, index under the payload's user, and add; returns the job id."""
+        options = options or EnqueueOptions()
+        data = encode_payload(payload)
+        ensure_json_safe(data)
+        job_id = options.job_id or await self._reserve_job_id(payload.user_id)
+        opts = job_options(
+            job_id=job_id,
+            priority=options.priority,
+            delay_ms=options.delay_ms,
+            attempts=options.attempts,
+            backoff_ms=options.backoff_ms,
+        )
+        if options.job_id:
+            await self.redis.zadd(self.keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
+        job = await self.queue.add(name.value, data, opts)
+        return str(job.id)
+
+    async def _reserve_job_id(self, user_id: str) -> str:
+        """`blog-gen-<user>-<ms>`, unique: a second add with the same id would be silently dropped."""
+        epoch_ms = int(time.time() * 1000)
+        while True:
+            job_id = make_job_id(user_id, epoch_ms)
+            if await self.redis.zadd(self.keys.user_jobs(user_id), {job_id: epoch_ms}, nx=True):
+                return job_id
+            epoch_ms += 1
+
+    async def get_queue_metrics(self) -> QueueMetrics:
+        counts = await self.queue.getJobCounts(
+            "waiting", "active", "completed", "failed", "delayed", "prioritized", "paused"
+        )
+        return msgspec.convert({k: int(v or 0) for k, v in counts.items()}, QueueMetrics)
+
+    async def get_job(self, job_id: str) -> JobSummary:
+        job = await self.queue.getJob(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id!r} does not exist (it may have been removed after completing)")
+        return summarize(job, await job.getState())
+
+    async def get_user_jobs(self, user_id: str, limit: int = 50) -> list[JobSummary]:
+        """The user's newest jobs, from our index; ids BullMQ has removed are pruned."""
+        key = self.keys.user_jobs(user_id)
+        found: list[JobSummary] = []
+        gone: list[str] = []
+        for job_id in await self.redis.zrevrange(key, 0, limit - 1):
+            job = await self.queue.getJob(job_id)
+            if job is None:
+                gone.append(job_id)
+            else:
+                found.append(summarize(job, await job.getState()))
+        if gone:
+            await self.redis.zrem(key, *gone)
+        return found
+
+    async def cancel_job(self, job_id: str, reason: str = "cancelled by request") -> CancelOutcome:
+        """Remove a pending job, or ask whichever worker runs it to abort it (no retry)."""
+        job = await self.queue.getJob(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id!r} does not exist")
+        state = await job.getState()
+        if state in {"completed", "failed"}:
+            return CancelOutcome.FINISHED
+        # The durable mark covers a job that starts between our look and our message.
+        await self.redis.set(self.keys.cancel_mark(job_id), reason, ex=CANCEL_MARK_TTL_S)
+        if state in _PENDING_STATES:
+            try:
+                await job.remove()
+                return CancelOutcome.REMOVED
+            except Exception:  # noqa: BLE001 - it became active meanwhile: fall through to abort it
+                pass
+        await self.redis.publish(self.keys.cancel_channel, job_id)
+        return CancelOutcome.CANCELLING
+
+    async def live_workers(self) -> int:
+        """Worker processes connected to this queue: named ones (ours) once each, unnamed
+        (Node without a name) once per connection."""
+        names = [str(w.get("rawname", "")) for w in await self.queue.get_workers()]
+        named = {name for name in names if ":w:" in name}
+        return len(named) + sum(1 for name in names if name and ":w:" not in name)

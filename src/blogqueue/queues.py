@@ -1,0 +1,128 @@
+"""Queue vocabulary: the queue name, job names, default options, job ids and our Redis keys.
+
+Everything BullMQ-shaped (camelCase option dicts) stays in this module and in the worker runner.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from enum import StrEnum
+from typing import Any
+
+from blogqueue.errors import InvalidJob
+
+QUEUE_NAME = "blog-generation"
+MAX_PRIORITY = 2_097_151  # Node BullMQ rejects anything above this
+MAX_SAFE_INTEGER = 2**53 - 1  # largest integer a JavaScript number holds exactly
+DEFAULT_ATTEMPTS = 3
+DEFAULT_BACKOFF_MS = 1_000
+KEEP_COMPLETED = 100
+USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_MAX_JOB_ID_LENGTH = 200
+
+
+class JobName(StrEnum):
+    """The job types on the queue; Node producers use the same strings."""
+
+    GENERATE = "generate"
+    SELFTEST = "selftest"
+
+
+def make_job_id(user_id: str, epoch_ms: int | None = None) -> str:
+    """The seed's id form, `blog-gen-<userId>-<epochMillis>`."""
+    validate_user_id(user_id)
+    return f"blog-gen-{user_id}-{epoch_ms if epoch_ms is not None else int(time.time() * 1000)}"
+
+
+def validate_user_id(user_id: str) -> None:
+    if not USER_ID_PATTERN.fullmatch(user_id):
+        raise InvalidJob(
+            f"user id {user_id!r} must be 1-64 letters, digits, '.', '_' or '-'", field="userId"
+        )
+
+
+def validate_job_id(job_id: str) -> None:
+    """Reject what Node BullMQ rejects; the Python client would accept it and collide or overwrite."""
+    if not job_id or len(job_id) > _MAX_JOB_ID_LENGTH:
+        raise InvalidJob(f"job id must be 1-{_MAX_JOB_ID_LENGTH} characters", field="jobId")
+    if ":" in job_id:
+        raise InvalidJob("job id cannot contain ':'", field="jobId")
+    try:
+        is_integer = str(int(job_id, 10)) == job_id
+    except ValueError:
+        is_integer = False
+    if is_integer:
+        raise InvalidJob("job id cannot be an integer: it would collide with automatic ids", field="jobId")
+
+
+def validate_priority(priority: int) -> None:
+    if isinstance(priority, bool) or not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+        raise InvalidJob(f"priority must be an integer from 0 to {MAX_PRIORITY}", field="priority")
+
+
+def ensure_json_safe(value: Any, path: str = "data") -> None:
+    """Job data must read the same in Node: integers within 2^53, no NaN or infinity."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    if isinstance(value, int):
+        if abs(value) > MAX_SAFE_INTEGER:
+            raise InvalidJob(f"{path} is an integer beyond 2^53, which JavaScript cannot hold exactly")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidJob(f"{path} is NaN or infinite, which JSON cannot carry")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            ensure_json_safe(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            ensure_json_safe(item, f"{path}[{index}]")
+    else:
+        raise InvalidJob(f"{path} has a {type(value).__name__}, which is not JSON")
+
+
+def job_options(
+    *,
+    job_id: str,
+    priority: int | None = None,
+    delay_ms: int = 0,
+    attempts: int = DEFAULT_ATTEMPTS,
+    backoff_ms: int = DEFAULT_BACKOFF_MS,
+) -> dict[str, Any]:
+    """BullMQ job options with the seed's defaults, validated as Node would."""
+    validate_job_id(job_id)
+    if attempts < 1:
+        raise InvalidJob("attempts must be at least 1", field="attempts")
+    if delay_ms < 0:
+        raise InvalidJob("delay must not be negative", field="delay")
+    opts: dict[str, Any] = {
+        "jobId": job_id,
+        "attempts": attempts,
+        "backoff": {"type": "exponential", "delay": backoff_ms},
+        "removeOnComplete": KEEP_COMPLETED,
+        "removeOnFail": False,
+    }
+    if priority is not None:
+        validate_priority(priority)
+        opts["priority"] = priority
+    if delay_ms:
+        opts["delay"] = delay_ms
+    return opts
+
+
+class Keys:
+    """BlogQueue's own Redis keys and channels, namespaced by the BullMQ prefix."""
+
+    def __init__(self, prefix: str) -> None:
+        self.base = f"blogqueue:{prefix}:{QUEUE_NAME}"
+
+    def user_jobs(self, user_id: str) -> str:
+        return f"{self.base}:user-jobs:{user_id}"
+
+    def cancel_mark(self, job_id: str) -> str:
+        return f"{self.base}:cancel:{job_id}"
+
+    @property
+    def cancel_channel(self) -> str:
+        return f"{self.base}:cancel"

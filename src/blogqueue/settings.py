@@ -1,0 +1,85 @@
+"""Typed, frozen settings read once from the environment and `.env` at each entrypoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of API, workers and CLI. Build it at the entrypoint and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BLOGQUEUE_", env_file=".env", extra="ignore", frozen=True, populate_by_name=True
+    )
+
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=0, le=64)
+
+    # Redis: REDIS_URL wins, then the seed's REDIS_HOST/PORT/PASSWORD, else an embedded redis-server.
+    redis_url_env: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL"))
+    redis_host: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_HOST"))
+    redis_port: int = Field(default=6379, ge=1, le=65535, validation_alias=AliasChoices("REDIS_PORT"))
+    redis_password: SecretStr | None = Field(default=None, validation_alias=AliasChoices("REDIS_PASSWORD"))
+    embedded_redis_port: int = Field(
+        default=6390, ge=1, le=65535, validation_alias=AliasChoices("BLOGQUEUE_REDIS_PORT")
+    )
+    database_url_env: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL"))
+
+    queue_prefix: str = Field(default="bull", pattern=r"^[A-Za-z0-9_.{}-]+$")
+    worker_concurrency: int = Field(default=2, ge=1, le=500)
+    limiter_max: int = Field(default=10, ge=0)
+    limiter_duration_ms: int = Field(default=60_000, ge=1)
+    lock_duration_ms: int = Field(default=30_000, ge=1_000)
+    stalled_interval_ms: int = Field(default=30_000, ge=500)
+    max_stalled_count: int = Field(default=2, ge=0)
+    drain_delay_s: int = Field(default=5, ge=1, le=10)
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
+
+    log_format: Literal["auto", "console", "json"] = "auto"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _check_redis_url(self) -> Settings:
+        if self.redis_url_env and urlsplit(self.redis_url_env).scheme not in {"redis", "rediss"}:
+            raise ValueError("REDIS_URL must start with redis:// or rediss://")
+        return self
+
+    @property
+    def redis_embedded(self) -> bool:
+        """True when no Redis was configured and `blogqueue up` runs its own redis-server."""
+        return not (self.redis_url_env or self.redis_host)
+
+    @property
+    def redis_url(self) -> str:
+        if self.redis_url_env:
+            return self.redis_url_env
+        host = self.redis_host or "127.0.0.1"
+        port = self.redis_port if self.redis_host else self.embedded_redis_port
+        secret = self.redis_password.get_secret_value() if self.redis_password else ""
+        auth = f":{quote(secret, safe='')}@" if secret else ""
+        return f"redis://{auth}{host}:{port}/0"
+
+    @property
+    def redis_display_url(self) -> str:
+        """The Redis URL with any password masked, fit for logs and health output."""
+        parts = urlsplit(self.redis_url)
+        if parts.password is None:
+            return self.redis_url
+        user = parts.username or ""
+        netloc = f"{user}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    @property
+    def database_url(self) -> str:
+        return self.database_url_env or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'blogqueue.db'}"
+
+    @property
+    def redis_data_dir(self) -> Path:
+        return self.data_dir / "redis"

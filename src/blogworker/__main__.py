@@ -1,0 +1,3 @@
+from blogworker.main import main
+
+main()

@@ -1,0 +1,29 @@
+"""The `selftest` job: proves a worker takes and finishes jobs, and drives failure paths in tests."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bullmq import UnrecoverableError
+
+from blogqueue.payloads import SelfTest, decode_payload
+from blogworker.context import WorkerContext
+
+
+class SelfTestFailure(Exception):
+    """A transient failure the selftest was asked to simulate."""
+
+
+async def run_selftest(ctx: WorkerContext) -> dict[str, Any]:
+    payload = decode_payload(ctx.job.data, SelfTest)
+    await ctx.reporter.log(f"selftest attempt {ctx.attempt + 1}")
+    if payload.unrecoverable:
+        raise UnrecoverableError("selftest asked to fail without retry")
+    if ctx.attempt < payload.fail_attempts:
+        raise SelfTestFailure(f"selftest failing attempt {ctx.attempt + 1} of {payload.fail_attempts}")
+    await ctx.reporter.progress(50)
+    if payload.sleep_ms:
+        await ctx.sleep(payload.sleep_ms / 1000)
+    await ctx.reporter.progress(100)
+    return {"ok": True, "attempt": ctx.attempt + 1, "note": payload.note, "finishedAt": int(time.time() * 1000)}

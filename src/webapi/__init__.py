@@ -1,0 +1,1 @@
+"""BlogQueue HTTP API (Litestar)."""

@@ -1,0 +1,16 @@
+"""Queue administration."""
+
+from __future__ import annotations
+
+from litestar import Controller, get
+
+from blogqueue.jobqueue import JobQueue, QueueMetrics
+
+
+class QueueController(Controller):
+    path = "/api/admin/queue"
+    tags = ["queue"]
+
+    @get("/metrics", summary="Job counts per state (the seed's getQueueMetrics)")
+    async def metrics(self, job_queue: JobQueue) -> QueueMetrics:
+        return await job_queue.get_queue_metrics()

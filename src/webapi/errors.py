@@ -1,0 +1,49 @@
+"""The one place where errors become HTTP responses with a JSON body a person understands."""
+
+from __future__ import annotations
+
+import structlog
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from blogqueue.errors import BlogQueueError, Conflict, InvalidInput, NotFound, Unavailable
+
+log = structlog.get_logger("webapi")
+
+STATUS_BY_ERROR: dict[type[BlogQueueError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Conflict: 409,
+    Unavailable: 503,
+}
+
+
+def _body(status: int, message: str, details: object = None) -> Response[dict[str, object]]:
+    content: dict[str, object] = {"error": message, "status": status}
+    if details:
+        content["details"] = details
+    return Response(content, status_code=status, media_type=MediaType.JSON)
+
+
+def blogqueue_error(_: Request[object, object, object], exc: BlogQueueError) -> Response[dict[str, object]]:
+    status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+    details = [{"field": exc.field, "message": exc.message}] if exc.field else None
+    return _body(status, exc.message, details)
+
+
+def http_error(_: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
+    status = 422 if isinstance(exc, ValidationException) else exc.status_code
+    return _body(status, exc.detail, exc.extra or None)
+
+
+def unexpected_error(_: Request[object, object, object], exc: Exception) -> Response[dict[str, object]]:
+    log.exception("unhandled_error", error=repr(exc))
+    return _body(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the server log has the details")
+
+
+EXCEPTION_HANDLERS = {
+    BlogQueueError: blogqueue_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}
