@@ -173,7 +173,7 @@ class JobQueue:
             try:
                 await job.remove()
                 return CancelOutcome.REMOVED
-            except Exception:  # noqa: BLE001 - it became active meanwhile: fall through to abort it
+            except Exception:
                 pass
         await self.redis.publish(self.keys.cancel_channel, job_id)
         return CancelOutcome.CANCELLING

@@ -143,7 +143,7 @@ class Supervisor:
 
     def _print_banner(self) -> None:
         redis_note = "embedded, AOF in " + str(self.settings.redis_data_dir) if self.redis else "external"
-        print(  # noqa: T201 - this is the user-facing "where next" message
+        print(
             f"\nBlogQueue is running.\n"
             f"  API          {self.base_url}\n"
             f"  API docs     {self.base_url}/schema/swagger  (OpenAPI JSON: {self.base_url}/schema/openapi.json)\n"
@@ -193,8 +193,8 @@ def run_up(settings: Settings) -> int:
     try:
         return asyncio.run(Supervisor(settings).run())
     except Unavailable as err:
-        print(f"error: {err.message}", file=sys.stderr)  # noqa: T201
+        print(f"error: {err.message}", file=sys.stderr)
         return 1
     except subprocess.SubprocessError as err:
-        print(f"error: {err}", file=sys.stderr)  # noqa: T201
+        print(f"error: {err}", file=sys.stderr)
         return 1

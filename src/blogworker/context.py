@@ -12,6 +12,8 @@ from bullmq import Job
 from blogqueue.settings import Settings
 from blogworker.reporting import Reporter
 
+SHUTDOWN_REASON = "worker shutting down"
+
 
 class JobCancelled(Exception):  # noqa: N818 - reads as an event, like asyncio.CancelledError
     """The job was cancelled on request; it must not be retried."""
@@ -23,6 +25,7 @@ class WorkerContext:
     settings: Settings
     reporter: Reporter
     signal: Any  # bullmq.AbortSignal: aborted by Worker.cancelJob (our cancel bridge) or shutdown
+    worker: str = ""
 
     @property
     def attempt(self) -> int:

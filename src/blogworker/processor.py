@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -11,7 +12,7 @@ from bullmq import DelayedError, Job, UnrecoverableError
 from blogqueue.errors import InvalidInput
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
-from blogworker.context import JobCancelled, WorkerContext
+from blogworker.context import SHUTDOWN_REASON, JobCancelled, WorkerContext
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
 
@@ -44,8 +45,10 @@ class Processor:
         settings: Settings,
         is_cancel_marked: Callable[[str], Awaitable[str | None]],
         handlers: Mapping[str, Handler] = HANDLERS,
+        worker_name: str = "",
     ) -> None:
         self.settings = settings
+        self.worker_name = worker_name
         self.handlers = handlers
         self._is_cancel_marked = is_cancel_marked
 
@@ -57,9 +60,17 @@ class Processor:
             handler = self.handlers.get(job.name)
             if handler is None:
                 raise UnrecoverableError(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
-            ctx = WorkerContext(job=job, settings=self.settings, reporter=JobReporter(job), signal=signal)
+            ctx = WorkerContext(
+                job=job, settings=self.settings, reporter=JobReporter(job), signal=signal, worker=self.worker_name
+            )
             log.info("job_started", attempt=ctx.attempt + 1)
             try:
                 return await handler(ctx)
+            except JobCancelled as err:
+                if str(err) == SHUTDOWN_REASON:
+                    # Not the job's fault: hand it back at once, without spending an attempt.
+                    await job.moveToDelayed(int(time.time() * 1000), token)
+                    raise DelayedError(SHUTDOWN_REASON) from err
+                raise classify(err) from err
             except Exception as err:
                 raise classify(err) from err

@@ -15,6 +15,7 @@ from bullmq import Job, Worker
 from blogqueue.connection import connection_options, redis_client
 from blogqueue.queues import QUEUE_NAME, Keys
 from blogqueue.settings import Settings
+from blogworker.context import SHUTDOWN_REASON
 from blogworker.processor import Processor
 
 log = structlog.get_logger("blogworker")
@@ -77,7 +78,7 @@ class WorkerRunner:
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.keys = Keys(settings.queue_prefix)
         self.redis = redis_client(settings)
-        self.processor = Processor(settings, self._cancel_reason)
+        self.processor = Processor(settings, self._cancel_reason, worker_name=self.name)
         self.worker = QueueWorker(QUEUE_NAME, self.processor, worker_options(settings, self.name))
         self.worker.on("completed", lambda job, _result: log.info("job_completed", job_id=job.id))
         self.worker.on("failed", self._on_failed)
@@ -118,19 +119,27 @@ class WorkerRunner:
         return 1 if crashed else 0
 
     async def _shutdown(self, run_task: asyncio.Task[Any]) -> None:
-        """Stop taking jobs; let active ones finish within the grace period, then abort them."""
-        log.info("worker_stopping", active=len(self.worker.jobs), grace_s=self.settings.shutdown_grace_s)
-        close_task = asyncio.create_task(self.worker.close())
-        await asyncio.wait({close_task}, timeout=self.settings.shutdown_grace_s)
-        if not close_task.done():
-            log.warning("worker_abort_active", active=[job.id for job, _ in self.worker.jobs])
-            self.worker.cancelAllJobs("worker shutting down")
-            await asyncio.wait({close_task}, timeout=FORCE_CLOSE_WAIT_S)
-        if not close_task.done():
-            # Jobs still running stay active and are recovered as stalled by another worker.
+        """Stop taking jobs; let active ones finish within the grace period, then abort them.
+
+        We pause rather than close first: bullmq's close() ends its loop, and with it lock
+        renewal and cancellation, while jobs still run.
+        """
+        await self.worker.pause(do_not_wait_active=True)
+        active = {task for task in self.worker.processing if not task.done()}
+        log.info("worker_stopping", active=len(active), grace_s=self.settings.shutdown_grace_s)
+        if active:
+            _, active = await asyncio.wait(active, timeout=self.settings.shutdown_grace_s)
+        if active:
+            log.warning("worker_abort_active", jobs=[job.id for job, _ in self.worker.jobs])
+            self.worker.cancelAllJobs(SHUTDOWN_REASON)  # handlers hand their jobs back to the queue
+            _, active = await asyncio.wait(active, timeout=FORCE_CLOSE_WAIT_S)
+        if active:
+            # Still running: leave them active; another worker recovers them as stalled.
             self.worker.forceClosing = True
-            self.worker.cancelProcessing()
-        await asyncio.gather(close_task, run_task, return_exceptions=True)
+            for task in active:
+                task.cancel()
+        await self.worker.close()
+        await asyncio.gather(run_task, return_exceptions=True)
 
     async def _cancel_bridge(self) -> None:
         """Abort active jobs cancelled from another process (pub/sub; marks cover gaps)."""
@@ -143,7 +152,7 @@ class WorkerRunner:
                         self._cancel(str(message["data"]), "cancelled by request")
             except asyncio.CancelledError:
                 raise
-            except Exception as err:  # noqa: BLE001 - Redis went away: resubscribe, never die
+            except Exception as err:
                 log.warning("cancel_bridge_reconnect", error=repr(err))
                 await asyncio.sleep(RESUBSCRIBE_DELAY_S)
 

@@ -26,4 +26,10 @@ async def run_selftest(ctx: WorkerContext) -> dict[str, Any]:
     if payload.sleep_ms:
         await ctx.sleep(payload.sleep_ms / 1000)
     await ctx.reporter.progress(100)
-    return {"ok": True, "attempt": ctx.attempt + 1, "note": payload.note, "finishedAt": int(time.time() * 1000)}
+    return {
+        "ok": True,
+        "attempt": ctx.attempt + 1,
+        "note": payload.note,
+        "worker": ctx.worker,
+        "finishedAt": int(time.time() * 1000),
+    }

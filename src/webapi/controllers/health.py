@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blogqueue import db
@@ -26,19 +27,19 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/readyz", summary="Redis and the database are reachable; live workers are counted")
-    async def readyz(self, job_queue: JobQueue, engine: AsyncEngine) -> Response[Readiness]:
+    async def readyz(self, job_queue: NamedDependency[JobQueue], engine: NamedDependency[AsyncEngine]) -> Response[Readiness]:
         reasons: list[str] = []
         redis_state = database_state = "ok"
         workers = 0
         try:
             await job_queue.redis.ping()
             workers = await job_queue.live_workers()
-        except Exception as err:  # noqa: BLE001 - any failure means "not ready", with its reason
+        except Exception as err:
             redis_state = "unreachable"
             reasons.append(f"redis unreachable at {job_queue.settings.redis_display_url}: {err}")
         try:
             await db.ping(engine)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             database_state = "unreachable"
             reasons.append(f"database unreachable: {type(err).__name__}")
         if redis_state == "ok" and workers == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 
 from blogqueue.jobqueue import JobQueue, QueueMetrics
 
@@ -12,5 +13,5 @@ class QueueController(Controller):
     tags = ["queue"]
 
     @get("/metrics", summary="Job counts per state (the seed's getQueueMetrics)")
-    async def metrics(self, job_queue: JobQueue) -> QueueMetrics:
+    async def metrics(self, job_queue: NamedDependency[JobQueue]) -> QueueMetrics:
         return await job_queue.get_queue_metrics()

@@ -1,0 +1,71 @@
+import re
+
+import pytest
+
+from blogqueue.errors import InvalidJob, NotFound
+from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
+from blogqueue.payloads import SelfTest
+from blogqueue.queues import JobName
+
+
+async def test_enqueue_uses_the_seed_id_form_and_default_options(job_queue: JobQueue) -> None:
+    job_id = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="user123"))
+    assert re.fullmatch(r"blog-gen-user123-\d{13}", job_id)
+    job = await job_queue.queue.getJob(job_id)
+    assert job.name == "selftest"
+    assert job.data["userId"] == "user123"
+    assert job.opts["attempts"] == 3
+    assert job.opts["backoff"] == {"type": "exponential", "delay": 1000}
+    assert job.opts["removeOnComplete"] == 100
+    assert job.opts["removeOnFail"] is False
+
+
+async def test_ids_stay_unique_when_a_user_enqueues_many_in_one_millisecond(job_queue: JobQueue) -> None:
+    ids = [await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="fast")) for _ in range(25)]
+    assert len(set(ids)) == 25
+    assert (await job_queue.get_queue_metrics()).waiting == 25
+
+
+async def test_invalid_custom_id_or_priority_enqueues_nothing(job_queue: JobQueue) -> None:
+    with pytest.raises(InvalidJob, match="integer"):
+        await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(job_id="42"))
+    with pytest.raises(InvalidJob, match="priority"):
+        await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(priority=3_000_000))
+    metrics = await job_queue.get_queue_metrics()
+    assert metrics.waiting == metrics.prioritized == 0
+    assert await job_queue.get_user_jobs("system") == []
+
+
+async def test_metrics_count_every_state(job_queue: JobQueue) -> None:
+    await job_queue.enqueue(JobName.SELFTEST, SelfTest())
+    await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(priority=3))
+    await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(delay_ms=60_000))
+    metrics = await job_queue.get_queue_metrics()
+    assert (metrics.waiting, metrics.prioritized, metrics.delayed, metrics.active) == (1, 1, 1, 0)
+    assert metrics.paused == 0
+
+
+async def test_user_jobs_come_from_the_index_and_prune_removed_jobs(job_queue: JobQueue) -> None:
+    a1 = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="alice"))
+    a2 = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="alice"))
+    await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="bob"))
+    jobs = await job_queue.get_user_jobs("alice")
+    assert [job.id for job in jobs] == [a2, a1]
+    assert {job.state for job in jobs} == {"waiting"}
+    await job_queue.queue.remove(a1)
+    assert [job.id for job in await job_queue.get_user_jobs("alice")] == [a2]
+    assert await job_queue.redis.zcard(job_queue.keys.user_jobs("alice")) == 1
+
+
+async def test_cancel_removes_a_waiting_or_delayed_job(job_queue: JobQueue) -> None:
+    waiting = await job_queue.enqueue(JobName.SELFTEST, SelfTest())
+    delayed = await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(delay_ms=60_000))
+    assert await job_queue.cancel_job(waiting) is CancelOutcome.REMOVED
+    assert await job_queue.cancel_job(delayed) is CancelOutcome.REMOVED
+    assert await job_queue.queue.getJob(waiting) is None
+    assert (await job_queue.get_queue_metrics()).delayed == 0
+
+
+async def test_cancel_of_an_unknown_job_says_so(job_queue: JobQueue) -> None:
+    with pytest.raises(NotFound, match="nope"):
+        await job_queue.cancel_job("nope")

@@ -1,0 +1,163 @@
+"""Shared fixtures: a real redis-server per session, a unique queue prefix and data dir per test."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from blogqueue.jobqueue import JobQueue
+from blogqueue.settings import Settings
+from blogworker.runner import WorkerRunner
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_redis(directory: Path, port: int, *, aof: bool = False) -> subprocess.Popen[bytes]:
+    """A real redis-server on its own port and dir; fails loudly if it cannot start."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: run ./scripts/test, which installs it")
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory), "--save", "",
+            "--appendonly", "yes" if aof else "no", "--appendfsync", "always"]  # fmt: skip
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                pytest.fail(f"redis-server did not start on port {port}")
+            time.sleep(0.05)
+    client.close()
+    return process
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    process = start_redis(tmp_path_factory.mktemp("redis"), port)
+    yield f"redis://127.0.0.1:{port}/0"
+    stop_process(process)
+
+
+def make_settings(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "redis_url_env": redis_url,
+        "data_dir": data_dir,
+        "queue_prefix": f"t{uuid.uuid4().hex[:10]}",
+        "limiter_max": 0,
+        "shutdown_grace_s": 5,
+        "log_format": "json",
+        "database_url_env": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(redis_url: str, tmp_path: Path) -> Settings:
+    return make_settings(redis_url, tmp_path / "data")
+
+
+@pytest.fixture
+async def job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
+    queue = JobQueue(settings)
+    yield queue
+    await queue.close()
+
+
+class RunningWorker:
+    """A WorkerRunner serving on the test's event loop until `stop()`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.runner = WorkerRunner(settings)
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(self.runner.serve(self.stop_event))
+
+    async def stop(self) -> int:
+        self.stop_event.set()
+        return await asyncio.wait_for(self.task, timeout=30)
+
+
+@pytest.fixture
+async def start_worker() -> AsyncIterator[Any]:
+    """Call with settings to start a worker on this loop; all are stopped at the end of the test."""
+    started: list[RunningWorker] = []
+
+    def start(settings: Settings) -> RunningWorker:
+        worker = RunningWorker(settings)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if not worker.task.done():
+            with contextlib.suppress(Exception):
+                await worker.stop()
+
+
+def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """Environment for a `python -m blogworker` subprocess that matches these settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOGQUEUE_", "REDIS_"))}
+    env.update({
+        "REDIS_URL": settings.redis_url,
+        "BLOGQUEUE_QUEUE_PREFIX": settings.queue_prefix,
+        "BLOGQUEUE_DATA_DIR": str(settings.data_dir),
+        "BLOGQUEUE_LIMITER_MAX": str(settings.limiter_max),
+        "BLOGQUEUE_LOG_FORMAT": "json",
+    })
+    env.update(extra)
+    return env
+
+
+def spawn_worker(settings: Settings, log_path: Path, **extra: str) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "blogworker"], env=worker_env(settings, **extra), cwd=REPO,
+            stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05) -> Any:
+    """Await an async predicate until it returns something truthy, or fail the test."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout} s")
+        await asyncio.sleep(interval)

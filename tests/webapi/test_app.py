@@ -1,0 +1,84 @@
+from pathlib import Path
+from typing import Any
+
+from litestar.testing import AsyncTestClient
+
+from blogqueue.jobqueue import EnqueueOptions, JobQueue
+from blogqueue.payloads import SelfTest
+from blogqueue.queues import JobName
+from blogqueue.settings import Settings
+from tests.conftest import free_port, make_settings, wait_for
+from webapi.app import create_app
+
+
+async def test_healthz_answers_without_dependencies(tmp_path: Path) -> None:
+    settings = make_settings(f"redis://127.0.0.1:{free_port()}/0", tmp_path)
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readyz_counts_live_workers(settings: Settings, start_worker: Any) -> None:
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        assert response.json()["workers"] == 0
+        assert "no live worker" in response.json()["reasons"][0]
+        start_worker(settings)
+
+        async def one_worker() -> Any:
+            body = (await client.get("/readyz")).json()
+            return body if body["workers"] == 1 else None
+
+        body = await wait_for(one_worker)
+    assert body == {"ready": True, "redis": "ok", "database": "ok", "workers": 1, "reasons": []}
+
+
+async def test_readyz_is_503_with_a_reason_when_redis_is_down(tmp_path: Path) -> None:
+    port = free_port()
+    settings = make_settings(f"redis://127.0.0.1:{port}/0", tmp_path)
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["ready"] is False
+    assert body["redis"] == "unreachable"
+    assert f"127.0.0.1:{port}" in body["reasons"][0]
+
+
+async def test_readyz_is_503_when_the_database_is_unreachable(redis_url: str, tmp_path: Path) -> None:
+    settings = make_settings(redis_url, tmp_path, database_url_env="sqlite+aiosqlite:////nonexistent/dir/x.db")
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+async def test_queue_metrics_reflect_the_queue(settings: Settings, job_queue: JobQueue) -> None:
+    await job_queue.enqueue(JobName.SELFTEST, SelfTest())
+    await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(delay_ms=60_000))
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/api/admin/queue/metrics")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["waiting"], body["delayed"], body["active"], body["completed"]) == (1, 1, 0, 0)
+    assert set(body) == {"waiting", "active", "completed", "failed", "delayed", "prioritized", "paused"}
+
+
+async def test_errors_are_json_a_person_can_read(settings: Settings) -> None:
+    async with AsyncTestClient(create_app(settings)) as client:
+        missing = await client.get("/no/such/path")
+        wrong_method = await client.post("/healthz")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "Not Found", "status": 404}
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"]
+
+
+async def test_openapi_schema_lists_the_routes(settings: Settings) -> None:
+    async with AsyncTestClient(create_app(settings)) as client:
+        response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    assert {"/healthz", "/readyz", "/api/admin/queue/metrics"} <= set(paths)
