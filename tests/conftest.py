@@ -132,13 +132,15 @@ async def start_worker() -> AsyncIterator[Any]:
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a `python -m blogworker` subprocess that matches these settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOGQUEUE_", "REDIS_"))}
-    env.update({
-        "REDIS_URL": settings.redis_url,
-        "BLOGQUEUE_QUEUE_PREFIX": settings.queue_prefix,
-        "BLOGQUEUE_DATA_DIR": str(settings.data_dir),
-        "BLOGQUEUE_LIMITER_MAX": str(settings.limiter_max),
-        "BLOGQUEUE_LOG_FORMAT": "json",
-    })
+    env.update(
+        {
+            "REDIS_URL": settings.redis_url,
+            "BLOGQUEUE_QUEUE_PREFIX": settings.queue_prefix,
+            "BLOGQUEUE_DATA_DIR": str(settings.data_dir),
+            "BLOGQUEUE_LIMITER_MAX": str(settings.limiter_max),
+            "BLOGQUEUE_LOG_FORMAT": "json",
+        }
+    )
     env.update(extra)
     return env
 

@@ -21,13 +21,15 @@ from tests.conftest import free_port, make_settings, wait_for
 class Up:
     def __init__(self, tmp_path: Path, workers: int, api_port: int, redis_port: int) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOGQUEUE_", "REDIS_", "DATABASE_"))}
-        env.update({
-            "BLOGQUEUE_DATA_DIR": str(tmp_path / "var"),
-            "BLOGQUEUE_PORT": str(api_port),
-            "BLOGQUEUE_REDIS_PORT": str(redis_port),
-            "BLOGQUEUE_WORKERS": str(workers),
-            "BLOGQUEUE_LOG_FORMAT": "json",
-        })
+        env.update(
+            {
+                "BLOGQUEUE_DATA_DIR": str(tmp_path / "var"),
+                "BLOGQUEUE_PORT": str(api_port),
+                "BLOGQUEUE_REDIS_PORT": str(redis_port),
+                "BLOGQUEUE_WORKERS": str(workers),
+                "BLOGQUEUE_LOG_FORMAT": "json",
+            }
+        )
         self.log_path = tmp_path / f"up-{workers}.log"
         self.base = f"http://127.0.0.1:{api_port}"
         with self.log_path.open("wb") as log:

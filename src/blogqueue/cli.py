@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "up":
         sys.exit(run_up(settings))
     report = asyncio.run(diagnose(settings))
-    print(msgspec.json.encode(report).decode() if args.json else render(report))
+    print(msgspec.json.encode(report).decode() if args.json else render(report))  # noqa: T201 - user-facing output
     sys.exit(0 if report.ok else 1)
 
 

@@ -87,7 +87,7 @@ async def _database(settings: Settings) -> Check:
 async def _guard(name: str, fix: str, check: Callable[[], Awaitable[Check]]) -> Check:
     try:
         return await check()
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - a doctor reports failures, it does not crash
         return Check(name, False, f"{type(err).__name__}: {err}", fix)
 
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from blogqueue.errors import Unavailable
 from blogqueue.settings import Settings
 
-INSTALL_HINT = "install it with 'apt-get install redis-server' (Debian/Ubuntu) or 'brew install redis' (macOS)"
+INSTALL_HINT = (
+    "install it with 'apt-get install redis-server' (Debian/Ubuntu) or 'brew install redis' (macOS)"
+)
 
 
 def redis_server_binary() -> str:

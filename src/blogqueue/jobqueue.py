@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 import msgspec
+import structlog
 from bullmq import Job, Queue
 
 from blogqueue.connection import connection_options, redis_client
@@ -29,7 +30,8 @@ from blogqueue.queues import (
 )
 from blogqueue.settings import Settings
 
-CANCEL_MARK_TTL_S = 7 * 24 * 3600
+log = structlog.get_logger("blogqueue.jobqueue")
+
 _PENDING_STATES = {"waiting", "delayed", "prioritized", "waiting-children"}
 
 
@@ -56,6 +58,18 @@ class JobSummary(msgspec.Struct, frozen=True, rename="camel"):
     finished_on: int | None
     failed_reason: str | None
     data: dict[str, Any]
+
+
+class CancelMark(msgspec.Struct, frozen=True):
+    reason: str
+    at: int  # epoch ms, so stale marks can be pruned
+
+
+class CancelMessage(msgspec.Struct, frozen=True, rename="camel"):
+    """Published on the cancel channel; every worker hears it."""
+
+    job_id: str
+    reason: str
 
 
 class CancelOutcome(StrEnum):
@@ -103,9 +117,7 @@ class JobQueue:
         await self.queue.close()
         await self.redis.aclose()
 
-    async def enqueue(
-        self, name: JobName, payload: JobPayload, options: EnqueueOptions | None = None
-    ) -> str:
+    async def enqueue(self, name: JobName, payload: JobPayload, options: EnqueueOptions | None = None) -> str:
         """Validate, index under the payload's user, and add; returns the job id."""
         options = options or EnqueueOptions()
         data = encode_payload(payload)
@@ -149,7 +161,7 @@ class JobQueue:
         key = self.keys.user_jobs(user_id)
         found: list[JobSummary] = []
         gone: list[str] = []
-        for job_id in await self.redis.zrevrange(key, 0, limit - 1):
+        for job_id in map(str, await self.redis.zrevrange(key, 0, limit - 1)):
             job = await self.queue.getJob(job_id)
             if job is None:
                 gone.append(job_id)
@@ -168,14 +180,17 @@ class JobQueue:
         if state in {"completed", "failed"}:
             return CancelOutcome.FINISHED
         # The durable mark covers a job that starts between our look and our message.
-        await self.redis.set(self.keys.cancel_mark(job_id), reason, ex=CANCEL_MARK_TTL_S)
+        mark = msgspec.json.encode(CancelMark(reason=reason, at=int(time.time() * 1000)))
+        await self.redis.hset(self.keys.cancel_marks, job_id, mark)
         if state in _PENDING_STATES:
             try:
                 await job.remove()
+            except Exception as err:  # noqa: BLE001 - bullmq raises a bare Exception when the job is locked
+                log.info("cancel_job_became_active", job_id=job_id, error=str(err))
+            else:
+                await self.redis.hdel(self.keys.cancel_marks, job_id)
                 return CancelOutcome.REMOVED
-            except Exception:
-                pass
-        await self.redis.publish(self.keys.cancel_channel, job_id)
+        await self.redis.publish(self.keys.cancel_channel, msgspec.json.encode(CancelMessage(job_id, reason)))
         return CancelOutcome.CANCELLING
 
     async def live_workers(self) -> int:

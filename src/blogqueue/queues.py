@@ -38,9 +38,7 @@ def make_job_id(user_id: str, epoch_ms: int | None = None) -> str:
 
 def validate_user_id(user_id: str) -> None:
     if not USER_ID_PATTERN.fullmatch(user_id):
-        raise InvalidJob(
-            f"user id {user_id!r} must be 1-64 letters, digits, '.', '_' or '-'", field="userId"
-        )
+        raise InvalidJob(f"user id {user_id!r} must be 1-64 letters, digits, '.', '_' or '-'", field="userId")
 
 
 def validate_job_id(job_id: str) -> None:
@@ -120,8 +118,10 @@ class Keys:
     def user_jobs(self, user_id: str) -> str:
         return f"{self.base}:user-jobs:{user_id}"
 
-    def cancel_mark(self, job_id: str) -> str:
-        return f"{self.base}:cancel:{job_id}"
+    @property
+    def cancel_marks(self) -> str:
+        """Hash of job id -> {"reason", "at"} for jobs cancelled while active (or about to be)."""
+        return f"{self.base}:cancel-marks"
 
     @property
     def cancel_channel(self) -> str:

@@ -101,12 +101,15 @@ class Supervisor:
 
     async def _start_all(self) -> None:
         if port_in_use(self.settings.host, self.settings.port):
-            raise Unavailable(f"port {self.settings.port} is already in use: stop what runs there "
-                              "or set BLOGQUEUE_PORT")
+            raise Unavailable(
+                f"port {self.settings.port} is already in use: stop what runs there or set BLOGQUEUE_PORT"
+            )
         if self.redis is not None:
             if port_in_use("127.0.0.1", self.settings.embedded_redis_port):
-                raise Unavailable(f"port {self.settings.embedded_redis_port} is taken, so the embedded "
-                                  "Redis cannot start: set BLOGQUEUE_REDIS_PORT or REDIS_URL")
+                raise Unavailable(
+                    f"port {self.settings.embedded_redis_port} is taken, so the embedded "
+                    "Redis cannot start: set BLOGQUEUE_REDIS_PORT or REDIS_URL"
+                )
             await self.redis.start()
         await self._wait_for_redis()
         for child in self.apps:
@@ -143,10 +146,11 @@ class Supervisor:
 
     def _print_banner(self) -> None:
         redis_note = "embedded, AOF in " + str(self.settings.redis_data_dir) if self.redis else "external"
-        print(
+        print(  # noqa: T201 - user-facing output
             f"\nBlogQueue is running.\n"
             f"  API          {self.base_url}\n"
-            f"  API docs     {self.base_url}/schema/swagger  (OpenAPI JSON: {self.base_url}/schema/openapi.json)\n"
+            f"  API docs     {self.base_url}/schema/swagger\n"
+            f"  OpenAPI      {self.base_url}/schema/openapi.json\n"
             f"  Ready check  {self.base_url}/readyz\n"
             f"  Redis        {self.settings.redis_display_url} ({redis_note})\n"
             f"  Database     {self.settings.database_url.split('://')[0]}\n"
@@ -193,8 +197,8 @@ def run_up(settings: Settings) -> int:
     try:
         return asyncio.run(Supervisor(settings).run())
     except Unavailable as err:
-        print(f"error: {err.message}", file=sys.stderr)
+        print(f"error: {err.message}", file=sys.stderr)  # noqa: T201 - user-facing output
         return 1
     except subprocess.SubprocessError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {err}", file=sys.stderr)  # noqa: T201 - user-facing output
         return 1

@@ -15,7 +15,7 @@ from blogworker.reporting import Reporter
 SHUTDOWN_REASON = "worker shutting down"
 
 
-class JobCancelled(Exception):  # noqa: N818 - reads as an event, like asyncio.CancelledError
+class JobCancelled(Exception):
     """The job was cancelled on request; it must not be retried."""
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from bullmq import DelayedError, Job, UnrecoverableError
@@ -20,6 +20,7 @@ log = structlog.get_logger("blogworker.processor")
 
 Handler = Callable[[WorkerContext], Awaitable[Any]]
 HANDLERS: Mapping[str, Handler] = {JobName.SELFTEST: run_selftest}
+_PASS_THROUGH: tuple[type[Exception], ...] = (UnrecoverableError, DelayedError)
 
 
 def classify(err: Exception) -> Exception:
@@ -28,13 +29,24 @@ def classify(err: Exception) -> Exception:
     UnrecoverableError fails at once; DelayedError keeps the attempt; anything else is retried
     with the job's backoff until its attempts run out.
     """
-    if isinstance(err, UnrecoverableError | DelayedError):
+    if isinstance(err, _PASS_THROUGH):
         return err
     if isinstance(err, JobCancelled):
-        return UnrecoverableError(f"cancelled: {err}")
+        return _unrecoverable(f"cancelled: {err}")
     if isinstance(err, InvalidInput):
-        return UnrecoverableError(str(err))
+        return _unrecoverable(str(err))
     return err
+
+
+def _unrecoverable(message: str) -> Exception:
+    error: Exception = UnrecoverableError(message)
+    return error
+
+
+class Cancellations(Protocol):
+    def reason(self, job_id: str) -> str | None: ...
+
+    async def forget(self, job_id: str) -> None: ...
 
 
 class Processor:
@@ -43,25 +55,30 @@ class Processor:
     def __init__(
         self,
         settings: Settings,
-        is_cancel_marked: Callable[[str], Awaitable[str | None]],
+        cancellations: Cancellations,
         handlers: Mapping[str, Handler] = HANDLERS,
         worker_name: str = "",
     ) -> None:
         self.settings = settings
         self.worker_name = worker_name
         self.handlers = handlers
-        self._is_cancel_marked = is_cancel_marked
+        self.cancellations = cancellations
 
     async def __call__(self, job: Job, token: str, signal: Any) -> Any:
         with structlog.contextvars.bound_contextvars(job_id=job.id, job_name=job.name):
-            reason = await self._is_cancel_marked(str(job.id))
+            reason = self.cancellations.reason(str(job.id))
             if reason is not None:
+                await self.cancellations.forget(str(job.id))
                 raise UnrecoverableError(f"cancelled: {reason}")
             handler = self.handlers.get(job.name)
             if handler is None:
                 raise UnrecoverableError(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
             ctx = WorkerContext(
-                job=job, settings=self.settings, reporter=JobReporter(job), signal=signal, worker=self.worker_name
+                job=job,
+                settings=self.settings,
+                reporter=JobReporter(job),
+                signal=signal,
+                worker=self.worker_name,
             )
             log.info("job_started", attempt=ctx.attempt + 1)
             try:
@@ -71,6 +88,7 @@ class Processor:
                     # Not the job's fault: hand it back at once, without spending an attempt.
                     await job.moveToDelayed(int(time.time() * 1000), token)
                     raise DelayedError(SHUTDOWN_REASON) from err
+                await self.cancellations.forget(str(job.id))
                 raise classify(err) from err
             except Exception as err:
                 raise classify(err) from err

@@ -1,4 +1,4 @@
-"""Worker lifecycle: the bullmq Worker with our fixes, signals, cancel bridge and clean shutdown."""
+"""Worker lifecycle: the bullmq Worker with our fixes, the cancel bridge and a clean shutdown."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import contextlib
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -15,19 +16,22 @@ from bullmq import Job, Worker
 from blogqueue.connection import connection_options, redis_client
 from blogqueue.queues import QUEUE_NAME, Keys
 from blogqueue.settings import Settings
+from blogworker.cancellation import CancelBridge
 from blogworker.context import SHUTDOWN_REASON
-from blogworker.processor import Processor
+from blogworker.processor import HANDLERS, Handler, Processor
 
 log = structlog.get_logger("blogworker")
 
 METRICS_DATA_POINTS = 2 * 24 * 60  # one point a minute for two days, read by Node's getMetrics
 FORCE_CLOSE_WAIT_S = 5.0
-RESUBSCRIBE_DELAY_S = 1.0
+STARTUP_TIMEOUT_S = 10.0
 
 
 class QueueWorker(Worker):  # type: ignore[misc] # bullmq is untyped
     """bullmq's Worker, plus what Node's Worker does and the Python one does not: when the
     limiter says "wait N ms", sleep exactly that long instead of the drain delay."""
+
+    limitUntil: int  # bullmq sets it to the limiter TTL (ms) after a refused fetch
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -73,12 +77,15 @@ def worker_options(settings: Settings, name: str) -> dict[str, Any]:
 class WorkerRunner:
     """Runs one worker until told to stop; `serve` returns the process exit code."""
 
-    def __init__(self, settings: Settings, name: str | None = None) -> None:
+    def __init__(
+        self, settings: Settings, name: str | None = None, handlers: Mapping[str, Handler] = HANDLERS
+    ) -> None:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.keys = Keys(settings.queue_prefix)
         self.redis = redis_client(settings)
-        self.processor = Processor(settings, self._cancel_reason, worker_name=self.name)
+        self.cancellations = CancelBridge(self.redis, self.keys, self._abort)
+        self.processor = Processor(settings, self.cancellations, handlers, worker_name=self.name)
         self.worker = QueueWorker(QUEUE_NAME, self.processor, worker_options(settings, self.name))
         self.worker.on("completed", lambda job, _result: log.info("job_completed", job_id=job.id))
         self.worker.on("failed", self._on_failed)
@@ -91,24 +98,35 @@ class WorkerRunner:
         final = int(job.attemptsMade or 0) >= int(attempts) or type(err).__name__ == "UnrecoverableError"
         log.warning("job_failed", job_id=job.id, error=str(err), attempts_made=job.attemptsMade, final=final)
 
-    async def _cancel_reason(self, job_id: str) -> str | None:
-        reason: str | None = await self.redis.get(self.keys.cancel_mark(job_id))
-        return reason
+    def _abort(self, job_id: str, reason: str) -> None:
+        if self.worker.cancelJob(job_id, reason):
+            log.info("job_cancel_requested", job_id=job_id, reason=reason)
 
     async def serve(self, stop: asyncio.Event) -> int:
         log.info("worker_started", worker=self.name, pid=os.getpid())
-        log.info("worker_queue", queue=QUEUE_NAME, prefix=self.settings.queue_prefix,
-                 concurrency=self.settings.worker_concurrency)
+        log.info(
+            "worker_queue",
+            queue=QUEUE_NAME,
+            prefix=self.settings.queue_prefix,
+            concurrency=self.settings.worker_concurrency,
+        )
         await self.redis.ping()
+        # bullmq only learns the server's capabilities here; without them it rounds every wait
+        # for a due job (delays, backoff) up to whole seconds.
+        for connection in (self.worker.redisConnection, self.worker.blockingRedisConnection):
+            await connection.getRedisVersion()
         log.info("redis_connected", redis=self.settings.redis_display_url)
+        bridge_task = asyncio.create_task(self.cancellations.run(), name="cancel-bridge")
+        await asyncio.wait_for(self.cancellations.ready.wait(), STARTUP_TIMEOUT_S)
         run_task = asyncio.create_task(self.worker.run(), name="bullmq-worker")
-        bridge_task = asyncio.create_task(self._cancel_bridge(), name="cancel-bridge")
         stop_task = asyncio.create_task(stop.wait())
         log.info("worker_ready")
         await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         crashed = run_task.done() and not stop.is_set()
         if crashed:
-            log.error("worker_loop_died", error=repr(run_task.exception()) if not run_task.cancelled() else None)
+            log.error(
+                "worker_loop_died", error=repr(run_task.exception()) if not run_task.cancelled() else None
+            )
         stop_task.cancel()
         await self._shutdown(run_task)
         bridge_task.cancel()
@@ -140,28 +158,3 @@ class WorkerRunner:
                 task.cancel()
         await self.worker.close()
         await asyncio.gather(run_task, return_exceptions=True)
-
-    async def _cancel_bridge(self) -> None:
-        """Abort active jobs cancelled from another process (pub/sub; marks cover gaps)."""
-        while True:
-            try:
-                async with self.redis.pubsub(ignore_subscribe_messages=True) as pubsub:
-                    await pubsub.subscribe(self.keys.cancel_channel)
-                    await self._cancel_marked_jobs()  # messages sent while we were not listening
-                    async for message in pubsub.listen():
-                        self._cancel(str(message["data"]), "cancelled by request")
-            except asyncio.CancelledError:
-                raise
-            except Exception as err:
-                log.warning("cancel_bridge_reconnect", error=repr(err))
-                await asyncio.sleep(RESUBSCRIBE_DELAY_S)
-
-    async def _cancel_marked_jobs(self) -> None:
-        for job, _token in list(self.worker.jobs):
-            reason = await self._cancel_reason(str(job.id))
-            if reason is not None:
-                self._cancel(str(job.id), reason)
-
-    def _cancel(self, job_id: str, reason: str) -> None:
-        if self.worker.cancelJob(job_id, reason):
-            log.info("job_cancel_requested", job_id=job_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -26,18 +28,18 @@ def _body(status: int, message: str, details: object = None) -> Response[dict[st
     return Response(content, status_code=status, media_type=MediaType.JSON)
 
 
-def blogqueue_error(_: Request[object, object, object], exc: BlogQueueError) -> Response[dict[str, object]]:
+def blogqueue_error(_: Request[Any, Any, Any], exc: BlogQueueError) -> Response[dict[str, object]]:
     status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
     details = [{"field": exc.field, "message": exc.message}] if exc.field else None
     return _body(status, exc.message, details)
 
 
-def http_error(_: Request[object, object, object], exc: HTTPException) -> Response[dict[str, object]]:
+def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     status = 422 if isinstance(exc, ValidationException) else exc.status_code
     return _body(status, exc.detail, exc.extra or None)
 
 
-def unexpected_error(_: Request[object, object, object], exc: Exception) -> Response[dict[str, object]]:
+def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
     log.exception("unhandled_error", error=repr(exc))
     return _body(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the server log has the details")
 

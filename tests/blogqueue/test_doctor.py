@@ -5,12 +5,16 @@ from pathlib import Path
 from typing import Any
 
 from blogqueue.doctor import diagnose, render
+from blogqueue.jobqueue import JobQueue
 from blogqueue.settings import Settings
-from tests.conftest import REPO, free_port, make_settings, worker_env
+from tests.conftest import REPO, free_port, make_settings, wait_for, worker_env
 
 
 async def test_all_checks_pass_with_a_live_worker(settings: Settings, start_worker: Any) -> None:
     start_worker(settings)
+    queue = JobQueue(settings)
+    await wait_for(queue.live_workers)
+    await queue.close()
     report = await diagnose(settings)
     assert report.ok, render(report)
     checks = {check.name: check for check in report.checks}

@@ -23,7 +23,12 @@ def test_bad_user_ids_are_rejected(user_id: str) -> None:
 
 @pytest.mark.parametrize(
     ("job_id", "message"),
-    [("a:b", "cannot contain ':'"), ("123", "cannot be an integer"), ("-7", "cannot be an integer"), ("", "1-200")],
+    [
+        ("a:b", "cannot contain ':'"),
+        ("123", "cannot be an integer"),
+        ("-7", "cannot be an integer"),
+        ("", "1-200"),
+    ],
 )
 def test_job_ids_node_rejects_are_rejected(job_id: str, message: str) -> None:
     with pytest.raises(InvalidJob, match=message):

@@ -48,9 +48,16 @@ def test_env_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("REDIS_URL", "http://x"), ("BLOGQUEUE_WORKERS", "-1"), ("BLOGQUEUE_PORT", "0"), ("BLOGQUEUE_LOG_FORMAT", "xml")],
+    [
+        ("REDIS_URL", "http://x"),
+        ("BLOGQUEUE_WORKERS", "-1"),
+        ("BLOGQUEUE_PORT", "0"),
+        ("BLOGQUEUE_LOG_FORMAT", "xml"),
+    ],
 )
-def test_bad_values_are_rejected_with_the_setting_named(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+def test_bad_values_are_rejected_with_the_setting_named(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ValidationError) as info:
         Settings(_env_file=None)  # type: ignore[call-arg]

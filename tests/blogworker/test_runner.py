@@ -5,7 +5,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
+import msgspec
+
+from blogqueue.jobqueue import CancelMark, CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
@@ -99,19 +101,22 @@ async def test_a_cancel_mark_stops_a_job_that_starts_after_the_message(
     settings: Settings, job_queue: JobQueue, start_worker: Any
 ) -> None:
     job_id = await job_queue.enqueue(JobName.SELFTEST, SelfTest())
-    await job_queue.redis.set(job_queue.keys.cancel_mark(job_id), "stopped by admin")
+    mark = msgspec.json.encode(CancelMark(reason="stopped by admin", at=int(time.time() * 1000)))
+    await job_queue.redis.hset(job_queue.keys.cancel_marks, job_id, mark)  # as if the message was missed
     start_worker(settings)
     job = await finished(job_queue, job_id)
     assert job.state == "failed"
     assert job.failed_reason == "cancelled: stopped by admin"
+    assert await job_queue.redis.hlen(job_queue.keys.cancel_marks) == 0  # handled marks are dropped
 
 
 async def test_shutdown_lets_active_jobs_finish_within_the_grace_period(
     redis_url: str, tmp_path: Path, job_queue: JobQueue, start_worker: Any
 ) -> None:
     # One slot, busy: the worker holds no idle fetch that could take the second job.
-    worker = start_worker(make_settings(redis_url, tmp_path, queue_prefix=job_queue.settings.queue_prefix,
-                                        worker_concurrency=1))
+    worker = start_worker(
+        make_settings(redis_url, tmp_path, queue_prefix=job_queue.settings.queue_prefix, worker_concurrency=1)
+    )
     job_id = await job_queue.enqueue(JobName.SELFTEST, SelfTest(sleep_ms=1_000))
     await wait_for(await _state_is(job_queue, job_id, "active"))
     waiting = await job_queue.enqueue(JobName.SELFTEST, SelfTest())

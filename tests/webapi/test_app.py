@@ -48,7 +48,9 @@ async def test_readyz_is_503_with_a_reason_when_redis_is_down(tmp_path: Path) ->
 
 
 async def test_readyz_is_503_when_the_database_is_unreachable(redis_url: str, tmp_path: Path) -> None:
-    settings = make_settings(redis_url, tmp_path, database_url_env="sqlite+aiosqlite:////nonexistent/dir/x.db")
+    settings = make_settings(
+        redis_url, tmp_path, database_url_env="sqlite+aiosqlite:////nonexistent/dir/x.db"
+    )
     async with AsyncTestClient(create_app(settings)) as client:
         response = await client.get("/readyz")
     assert response.status_code == 503
