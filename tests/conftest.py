@@ -15,14 +15,21 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import redis
+from cryptography.fernet import Fernet
+from sqlalchemy.engine import make_url
 
+from blogqueue import db
 from blogqueue.jobqueue import JobQueue
 from blogqueue.settings import Settings
 from blogworker.runner import WorkerRunner
 
 REPO = Path(__file__).resolve().parent.parent
+TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
+POSTGRES_URL_ENV = "BLOGQUEUE_TEST_POSTGRES_URL"
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
 def free_port() -> int:
@@ -82,6 +89,8 @@ def make_settings(redis_url: str, data_dir: Path, **overrides: Any) -> Settings:
         "shutdown_grace_s": 5,
         "log_format": "json",
         "database_url_env": None,
+        "encryption_keys": TEST_ENCRYPTION_KEY,
+        "secret_key": "test-session-secret-" + "x" * 32,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
@@ -163,3 +172,53 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout} s")
         await asyncio.sleep(interval)
+
+
+async def _create_postgres_database() -> str | None:
+    """A fresh database on the PostgreSQL server; None (skip) only where CI did not ask for it."""
+    configured = os.environ.get(POSTGRES_URL_ENV)
+    url = make_url(configured or DEFAULT_POSTGRES_URL)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        admin = await asyncpg.connect(dsn, timeout=5)
+    except (OSError, asyncpg.PostgresError) as err:
+        if configured:
+            pytest.fail(f"{POSTGRES_URL_ENV}={configured} is unreachable: {err}")
+        pytest.skip(f"no PostgreSQL at {url.render_as_string()} ({err}); set {POSTGRES_URL_ENV} to run these")
+    name = f"bq_{uuid.uuid4().hex[:12]}"
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
+async def _drop_postgres_database(url: str) -> None:
+    target = make_url(url)
+    admin = await asyncpg.connect(target.set(drivername="postgresql", database="postgres").render_as_string(
+        hide_password=False), timeout=5)  # fmt: skip
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db_settings(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
+) -> AsyncIterator[Settings]:
+    """Settings on a freshly migrated database: a SQLite file, or a new PostgreSQL database."""
+    url = await _create_postgres_database() if request.param == "postgresql" else None
+    settings = make_settings(redis_url, tmp_path / "data", database_url_env=url)
+    await asyncio.to_thread(db.migrate, settings)
+    yield settings
+    if url:
+        await _drop_postgres_database(url)
+
+
+@pytest.fixture
+async def sqlite_settings(redis_url: str, tmp_path: Path) -> Settings:
+    """Settings on a freshly migrated SQLite file (for tests that are not about the database)."""
+    settings = make_settings(redis_url, tmp_path / "data")
+    await asyncio.to_thread(db.migrate, settings)
+    return settings

@@ -2,7 +2,9 @@
 
 import json
 import os
+import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -88,6 +90,12 @@ async def test_jobs_queued_without_workers_survive_a_full_restart(tmp_path: Path
     try:
         body = await _wait_ready(up, workers=0)
         assert body["reasons"] == ["no live worker: jobs will wait until one starts"]
+        banner = re.search(r"Sign in as (\S+) with password (\S+)", up.log_path.read_text())
+        assert banner, up.log_path.read_text()
+        login = httpx.post(f"{up.base}/api/auth/login", json={"email": banner[1], "password": banner[2]})
+        assert login.status_code == 200
+        for name in ("encryption.keys", "session.key", "initial-admin-password"):
+            assert stat.S_IMODE((tmp_path / "var" / "secrets" / name).stat().st_mode) == 0o600
         settings = make_settings(f"redis://127.0.0.1:{redis_port}/0", tmp_path, queue_prefix="bull")
         queue = JobQueue(settings)
         ids = [await queue.enqueue(JobName.SELFTEST, SelfTest(note=f"n{n}")) for n in range(3)]
@@ -101,6 +109,9 @@ async def test_jobs_queued_without_workers_survive_a_full_restart(tmp_path: Path
     again = Up(tmp_path, workers=1, api_port=api_port, redis_port=redis_port)
     try:
         await _wait_ready(again, workers=1)
+        assert "its first password is in" in again.log_path.read_text()  # no second admin
+        relogin = httpx.post(f"{again.base}/api/auth/login", json={"email": banner[1], "password": banner[2]})
+        assert relogin.status_code == 200  # the same secrets and database after a restart
         queue = JobQueue(settings)
 
         async def all_completed() -> bool:

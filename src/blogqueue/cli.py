@@ -10,7 +10,9 @@ import msgspec
 from pydantic import ValidationError
 
 from blogqueue.doctor import diagnose, render
+from blogqueue.errors import BlogQueueError
 from blogqueue.logs import configure_logging
+from blogqueue.manage import db_command, keys_command, users_command
 from blogqueue.settings import Settings
 from blogqueue.supervisor import run_up
 
@@ -21,7 +23,43 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("up", help="run Redis (unless configured), the API and the workers")
     doctor = commands.add_parser("doctor", help="check Redis, workers, a job round trip and the database")
     doctor.add_argument("--json", action="store_true", help="print the report as one JSON object")
+
+    database = commands.add_parser("db", help="database schema").add_subparsers(dest="action", required=True)
+    database.add_parser("upgrade", help="apply all migrations")
+
+    user_actions = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="action", required=True
+    )
+    create = user_actions.add_parser("create", help="create a user")
+    create.add_argument("--admin", action="store_true", help="make the user an admin")
+    user_actions.add_parser("list", help="list users")
+    for action, text in [("disable", "stop a user signing in"), ("enable", "let a user sign in again")]:
+        user_actions.add_parser(action, help=text).add_argument("--email", required=True)
+    set_password = user_actions.add_parser("set-password", help="set a user's password")
+    for command in (create, set_password):
+        command.add_argument("--email", required=True)
+        command.add_argument("--password", help="the password (omit to be prompted, or pipe it on stdin)")
+
+    key_actions = commands.add_parser("keys", help="encryption keys").add_subparsers(
+        dest="action", required=True
+    )
+    key_actions.add_parser("generate", help="print a new key for BLOGQUEUE_ENCRYPTION_KEYS")
+    key_actions.add_parser("rotate", help="re-encrypt every stored provider key with the newest ring key")
     return parser
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if args.command == "up":
+        return run_up(settings)
+    if args.command == "db":
+        return db_command(settings, args)
+    if args.command == "users":
+        return asyncio.run(users_command(settings, args))
+    if args.command == "keys":
+        return asyncio.run(keys_command(settings, args))
+    report = asyncio.run(diagnose(settings))
+    print(msgspec.json.encode(report).decode() if args.json else render(report))
+    return 0 if report.ok else 1
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -31,11 +69,10 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as err:
         sys.exit(f"error: invalid settings:\n{err}")
     configure_logging(settings)
-    if args.command == "up":
-        sys.exit(run_up(settings))
-    report = asyncio.run(diagnose(settings))
-    print(msgspec.json.encode(report).decode() if args.json else render(report))  # noqa: T201 - user-facing output
-    sys.exit(0 if report.ok else 1)
+    try:
+        sys.exit(_run(settings, args))
+    except BlogQueueError as err:
+        sys.exit(f"error: {err.message}")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import event, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.settings import Settings
 
@@ -34,3 +37,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
+
+
+def migrate(settings: Settings, revision: str = "head") -> None:
+    """Apply Alembic migrations (blocking: call from a thread inside an event loop)."""
+    config = Config()
+    config.set_main_option("script_location", "blogqueue:migrations")
+    config.attributes["settings"] = settings
+    command.upgrade(config, revision)
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)

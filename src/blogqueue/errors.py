@@ -4,8 +4,13 @@
     ├── InvalidInput        bad input at an edge (HTTP, CLI, job payload): 422
     │   └── InvalidJob      a job id, priority or payload that BullMQ or Node would reject
     ├── NotFound            a job or record that does not exist: 404
+    ├── Unauthorized        missing or wrong credentials: 401
+    ├── Forbidden           signed in, but not allowed: 403
     ├── Conflict            the request clashes with current state: 409
-    └── Unavailable         a dependency (Redis, database) cannot be reached: 503
+    ├── TooManyRequests     slow down (failed sign-ins): 429, with retry_after
+    ├── Unavailable         a dependency (Redis, database) cannot be reached: 503
+    ├── Misconfigured       a required setting is missing or wrong (stops a process at start)
+    └── UndecryptableKey    a stored provider key that no key in the ring can decrypt
 
 The API maps them to HTTP in one handler; the worker maps them to retry or fail in one function.
 """
@@ -30,6 +35,30 @@ class InvalidJob(InvalidInput):
 
 class NotFound(BlogQueueError):
     """The thing asked for does not exist (any more)."""
+
+
+class Unauthorized(BlogQueueError):
+    """Missing or wrong credentials."""
+
+
+class Forbidden(BlogQueueError):
+    """Signed in, but this needs another role."""
+
+
+class TooManyRequests(BlogQueueError):
+    """Too many attempts; `retry_after` says when to try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Misconfigured(BlogQueueError):
+    """A required setting is missing or invalid."""
+
+
+class UndecryptableKey(BlogQueueError):
+    """A stored provider key that no key in the ring decrypts; names the user and provider."""
 
 
 class Conflict(BlogQueueError):

@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     drain_delay_s: int = Field(default=5, ge=1, le=10)
     shutdown_grace_s: float = Field(default=30.0, ge=0)
 
+    # Secrets. Unset, `blogqueue up` generates local ones into <data_dir>/secrets (mode 0600).
+    encryption_keys: SecretStr | None = None  # Fernet keys, comma-separated; the first encrypts
+    secret_key: SecretStr | None = None  # signs session tokens
+    gemini_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GEMINI_API_KEY"))
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY")
+    )
+
+    admin_email: str = Field(default="admin@blogqueue.local", pattern=r"^[^@\s]+@[^@\s]+$")
+    session_hours: float = Field(default=24.0, gt=0, le=24 * 90)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_s: int = Field(default=900, ge=1)
+
     log_format: Literal["auto", "console", "json"] = "auto"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
@@ -83,3 +97,16 @@ class Settings(BaseSettings):
     @property
     def redis_data_dir(self) -> Path:
         return self.data_dir / "redis"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    def server_key(self, provider: str) -> SecretStr | None:
+        """The server-wide fallback key for a provider, from the environment."""
+        keys = {
+            "gemini": self.gemini_api_key,
+            "openai": self.openai_api_key,
+            "anthropic": self.anthropic_api_key,
+        }
+        return keys.get(provider)

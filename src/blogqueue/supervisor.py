@@ -21,9 +21,10 @@ import httpx
 import redis.asyncio as aioredis
 import structlog
 
+from blogqueue.bootstrap import prepare
 from blogqueue.connection import redis_client
 from blogqueue.embedded_redis import port_in_use, redis_server_command
-from blogqueue.errors import Unavailable
+from blogqueue.errors import BlogQueueError, Unavailable
 from blogqueue.settings import Settings
 
 log = structlog.get_logger("blogqueue.up")
@@ -69,8 +70,9 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, sign_in: list[str] | None = None) -> None:
         self.settings = settings
+        self.sign_in = sign_in or []
         self.stopping = asyncio.Event()
         grace = settings.shutdown_grace_s + STOP_EXTRA_S
         self.redis: Child | None = None
@@ -146,7 +148,7 @@ class Supervisor:
 
     def _print_banner(self) -> None:
         redis_note = "embedded, AOF in " + str(self.settings.redis_data_dir) if self.redis else "external"
-        print(  # noqa: T201 - user-facing output
+        print(
             f"\nBlogQueue is running.\n"
             f"  API          {self.base_url}\n"
             f"  API docs     {self.base_url}/schema/swagger\n"
@@ -156,7 +158,8 @@ class Supervisor:
             f"  Database     {self.settings.database_url.split('://')[0]}\n"
             f"  Workers      {self.settings.workers}\n"
             f"  Diagnose     .venv/bin/blogqueue doctor\n"
-            f"Press Ctrl-C (or send SIGTERM) to stop everything.\n",
+            + "".join(f"{line}\n" for line in self.sign_in)
+            + "Press Ctrl-C (or send SIGTERM) to stop everything.\n",
             flush=True,
         )
 
@@ -195,10 +198,11 @@ class Supervisor:
 def run_up(settings: Settings) -> int:
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
     try:
-        return asyncio.run(Supervisor(settings).run())
-    except Unavailable as err:
-        print(f"error: {err.message}", file=sys.stderr)  # noqa: T201 - user-facing output
+        sign_in = prepare(settings)
+        return asyncio.run(Supervisor(settings, sign_in).run())
+    except BlogQueueError as err:
+        print(f"error: {err.message}", file=sys.stderr)
         return 1
     except subprocess.SubprocessError as err:
-        print(f"error: {err}", file=sys.stderr)  # noqa: T201 - user-facing output
+        print(f"error: {err}", file=sys.stderr)
         return 1

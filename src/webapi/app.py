@@ -9,12 +9,20 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import db
+from blogqueue.crypto import KeyCipher
 from blogqueue.jobqueue import JobQueue
+from blogqueue.login_throttle import LoginThrottle
 from blogqueue.logs import configure_logging
+from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
+from webapi.auth import Sessions, build_auth
+from webapi.controllers.ai_settings import AiSettingsController
+from webapi.controllers.auth import AuthController
 from webapi.controllers.health import HealthController
+from webapi.controllers.models import ModelsController
 from webapi.controllers.queue import QueueController
 from webapi.errors import EXCEPTION_HANDLERS
 
@@ -22,16 +30,19 @@ from webapi.errors import EXCEPTION_HANDLERS
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging(settings)
+    auth = build_auth(settings)
+    sessions = Sessions(auth)
+    cipher = KeyCipher.from_settings(settings)  # fails at start, not at first use, if misconfigured
+    registry = load_registry()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            engine = db.create_engine(settings)
-            stack.push_async_callback(engine.dispose)
-            job_queue = JobQueue(settings)
-            stack.push_async_callback(job_queue.close)
-            app.state.engine = engine
-            app.state.job_queue = job_queue
+            app.state.engine = db.create_engine(settings)
+            stack.push_async_callback(app.state.engine.dispose)
+            app.state.job_queue = JobQueue(settings)
+            stack.push_async_callback(app.state.job_queue.close)
+            app.state.throttle = LoginThrottle(app.state.job_queue.redis, settings)
             yield
 
     def provide_job_queue() -> JobQueue:
@@ -40,14 +51,33 @@ def create_app(settings: Settings | None = None) -> Litestar:
     def provide_engine() -> AsyncEngine:
         return app.state.engine  # type: ignore[no-any-return]
 
+    def provide_throttle() -> LoginThrottle:
+        return app.state.throttle  # type: ignore[no-any-return]
+
+    async def provide_db_session() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(app.state.engine, expire_on_commit=False) as session:
+            yield session
+
     app = Litestar(
-        route_handlers=[HealthController, QueueController],
+        route_handlers=[
+            HealthController,
+            AuthController,
+            AiSettingsController,
+            ModelsController,
+            QueueController,
+        ],
         lifespan=[lifespan],
         dependencies={
+            "settings": Provide(lambda: settings, sync_to_thread=False),
             "job_queue": Provide(provide_job_queue, sync_to_thread=False),
             "engine": Provide(provide_engine, sync_to_thread=False),
-            "settings": Provide(lambda: settings, sync_to_thread=False),
+            "throttle": Provide(provide_throttle, sync_to_thread=False),
+            "db_session": Provide(provide_db_session),
+            "sessions": Provide(lambda: sessions, sync_to_thread=False),
+            "cipher": Provide(lambda: cipher, sync_to_thread=False),
+            "registry": Provide(lambda: registry, sync_to_thread=False),
         },
+        on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
     )

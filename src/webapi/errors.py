@@ -9,29 +9,46 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from blogqueue.errors import BlogQueueError, Conflict, InvalidInput, NotFound, Unavailable
+from blogqueue.errors import (
+    BlogQueueError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    Misconfigured,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
 
 log = structlog.get_logger("webapi")
 
 STATUS_BY_ERROR: dict[type[BlogQueueError], int] = {
     InvalidInput: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    TooManyRequests: 429,
     Unavailable: 503,
+    Misconfigured: 500,
 }
 
 
-def _body(status: int, message: str, details: object = None) -> Response[dict[str, object]]:
+def _body(
+    status: int, message: str, details: object = None, headers: dict[str, str] | None = None
+) -> Response[dict[str, object]]:
     content: dict[str, object] = {"error": message, "status": status}
     if details:
         content["details"] = details
-    return Response(content, status_code=status, media_type=MediaType.JSON)
+    return Response(content, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
 def blogqueue_error(_: Request[Any, Any, Any], exc: BlogQueueError) -> Response[dict[str, object]]:
     status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
     details = [{"field": exc.field, "message": exc.message}] if exc.field else None
-    return _body(status, exc.message, details)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    return _body(status, exc.message, details, headers)
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:

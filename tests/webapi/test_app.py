@@ -8,6 +8,7 @@ from blogqueue.payloads import SelfTest
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
 from tests.conftest import free_port, make_settings, wait_for
+from tests.webapi.conftest import Site
 from webapi.app import create_app
 
 
@@ -57,11 +58,12 @@ async def test_readyz_is_503_when_the_database_is_unreachable(redis_url: str, tm
     assert response.json()["database"] == "unreachable"
 
 
-async def test_queue_metrics_reflect_the_queue(settings: Settings, job_queue: JobQueue) -> None:
+async def test_queue_metrics_reflect_the_queue(site: Site) -> None:
+    job_queue = JobQueue(site.settings)
     await job_queue.enqueue(JobName.SELFTEST, SelfTest())
     await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(delay_ms=60_000))
-    async with AsyncTestClient(create_app(settings)) as client:
-        response = await client.get("/api/admin/queue/metrics")
+    await job_queue.close()
+    response = await site.client.get("/api/admin/queue/metrics", headers=site.headers["admin"])
     assert response.status_code == 200
     body = response.json()
     assert (body["waiting"], body["delayed"], body["active"], body["completed"]) == (1, 1, 0, 0)

@@ -1,0 +1,70 @@
+"""The `blogqueue` management commands for the database, users and keys."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from argparse import Namespace
+
+from blogqueue import ai_settings, db, users
+from blogqueue.bootstrap import INITIAL_ADMIN_FILE
+from blogqueue.crypto import KeyCipher, generate_key
+from blogqueue.models import Role
+from blogqueue.settings import Settings
+
+
+def _password(args: Namespace) -> str:
+    if args.password is not None:
+        return str(args.password)
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return getpass.getpass("Password: ")
+
+
+async def users_command(settings: Settings, args: Namespace) -> int:
+    engine = db.create_engine(settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            if args.action == "create":
+                role = Role.ADMIN if args.admin else Role.USER
+                user = await users.create_user(session, args.email, _password(args), role)
+                print(f"created {user.role} {user.email} (id {user.id})")
+            elif args.action == "list":
+                for user in await users.list_users(session):
+                    state = "disabled" if user.disabled else "active"
+                    print(
+                        f"{user.id:>5}  {user.email:<40} {user.role:<6} {state:<8} {user.preferred_ai_model}"
+                    )
+            elif args.action in {"disable", "enable"}:
+                user = await users.set_disabled(session, args.email, args.action == "disable")
+                print(f"{user.email} is now {'disabled' if user.disabled else 'enabled'}")
+            else:
+                user = await users.set_password(session, args.email, _password(args))
+                (settings.secrets_dir / INITIAL_ADMIN_FILE).unlink(missing_ok=True)
+                print(f"password of {user.email} changed")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def keys_command(settings: Settings, args: Namespace) -> int:
+    if args.action == "generate":
+        print(generate_key())
+        return 0
+    cipher = KeyCipher.from_settings(settings)
+    engine = db.create_engine(settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            report = await ai_settings.rotate_keys(session, cipher)
+    finally:
+        await engine.dispose()
+    print(f"re-encrypted {report.rotated} key(s) with the newest ring key")
+    for failure in report.failures:
+        print(f"error: {failure}", file=sys.stderr)
+    return 1 if report.failures else 0
+
+
+def db_command(settings: Settings, _args: Namespace) -> int:
+    db.migrate(settings)
+    print("database is up to date")
+    return 0

@@ -1,0 +1,102 @@
+"""Sign-in with Litestar's JWT cookie backend: a session cookie for pages, `Authorization: Bearer`
+for API clients. Tokens carry a `jti`; signing out revokes it in Redis until it would expire."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.security.jwt import JWTCookieAuth, Token
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue.jobqueue import JobQueue
+from blogqueue.models import Role, User
+from blogqueue.secrets_store import session_secret
+from blogqueue.settings import Settings
+
+SESSION_COOKIE = "blogqueue_session"
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$"]
+
+
+class CurrentUser(msgspec.Struct, frozen=True):
+    id: int
+    email: str
+    role: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+
+def _revoked_key(settings: Settings, jti: str) -> str:
+    return f"blogqueue:{settings.queue_prefix}:revoked-token:{jti}"
+
+
+async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    async with AsyncSession(connection.app.state.engine) as session:
+        user = await session.get(User, int(token.sub))
+    if user is None or user.disabled or user.id is None:
+        return None
+    return CurrentUser(user.id, user.email, user.role)
+
+
+async def _is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    job_queue: JobQueue = connection.app.state.job_queue
+    return token.jti is None or bool(
+        await job_queue.redis.exists(_revoked_key(job_queue.settings, str(token.jti)))
+    )
+
+
+def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
+    return JWTCookieAuth[CurrentUser, Token](
+        token_secret=session_secret(settings),
+        retrieve_user_handler=_retrieve_user,
+        revoked_token_handler=_is_revoked,
+        exclude=PUBLIC_PATHS,
+        key=SESSION_COOKIE,
+        samesite="lax",
+        default_token_expiration=timedelta(hours=settings.session_hours),
+    )
+
+
+class Sessions:
+    """Issues session tokens (and their cookie) and revokes them."""
+
+    def __init__(self, auth: JWTCookieAuth[CurrentUser, Token]) -> None:
+        self._auth = auth
+
+    def issue(self, user: User) -> str:
+        return self._auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
+
+    def cookie(self, token: str, *, secure: bool) -> Cookie:
+        lifetime = int(self._auth.default_token_expiration.total_seconds())
+        return Cookie(
+            key=SESSION_COOKIE,
+            value=f"Bearer {token}",
+            max_age=lifetime,
+            httponly=True,
+            samesite="lax",
+            secure=secure,
+        )
+
+    @staticmethod
+    async def revoke(job_queue: JobQueue, token: Token) -> None:
+        if token.jti:
+            ttl = max(1, int(token.exp.timestamp() - time.time()))
+            await job_queue.redis.set(_revoked_key(job_queue.settings, str(token.jti)), "1", ex=ttl)
+
+
+def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """Guard for /api/admin/*: signed-in users who are not admins get 403."""
+    user = connection.user
+    if not isinstance(user, CurrentUser):
+        raise NotAuthorizedException("sign in first")
+    if not user.is_admin:
+        raise PermissionDeniedException("this needs an admin account")

@@ -1,0 +1,66 @@
+"""Sign in and out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from litestar.security.jwt import Token
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue import users
+from blogqueue.errors import Unauthorized
+from blogqueue.jobqueue import JobQueue
+from blogqueue.login_throttle import LoginThrottle
+from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions
+
+
+class Credentials(msgspec.Struct):
+    email: str
+    password: str
+
+
+class TokenResponse(msgspec.Struct):
+    token: str
+
+
+class AuthController(Controller):
+    path = "/api/auth"
+    tags = ["auth"]
+
+    @post("/login", summary="Sign in: returns a bearer token and sets the session cookie", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[Credentials],
+        db_session: NamedDependency[AsyncSession],
+        sessions: NamedDependency[Sessions],
+        throttle: NamedDependency[LoginThrottle],
+    ) -> Response[TokenResponse]:
+        address = request.client.host if request.client else "unknown"
+        await throttle.check(data.email, address)
+        user = await users.authenticate(db_session, data.email, data.password)
+        if user is None:
+            await throttle.failed(data.email, address)
+            raise Unauthorized("wrong email or password, or the account is disabled")
+        await throttle.succeeded(data.email)
+        token = sessions.issue(user)
+        return Response(
+            TokenResponse(token), cookies=[sessions.cookie(token, secure=request.url.scheme == "https")]
+        )
+
+    @post("/logout", summary="Sign out: revokes the token and clears the cookie", status_code=200)
+    async def logout(
+        self, request: Request[CurrentUser, Token, Any], job_queue: NamedDependency[JobQueue]
+    ) -> Response[dict[str, bool]]:
+        await Sessions.revoke(job_queue, request.auth)
+        response = Response({"signedOut": True})
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+    @get("/me", summary="The signed-in user")
+    async def me(self, request: Request[CurrentUser, Token, Any]) -> CurrentUser:
+        return request.user
