@@ -78,10 +78,11 @@ class ModelRegistry:
             raise InvalidInput(f"unknown model {model_id!r}; choose one of: {active}", field="model")
         return model
 
-    def require_usable(self, model_id: str) -> AiModel:
-        """The model if it can still be called; deprecated models can, until the file says retired."""
+    def require_usable(self, model_id: str, *, today: date | None = None) -> AiModel:
+        """The model if it can still be called: deprecated models can, until their shutdown date."""
         model = self.get(model_id)
-        if model.status == "retired":
+        past_shutdown = model.shutdown_date is not None and model.shutdown_date <= (today or date.today())
+        if model.status == "retired" or (model.status == "deprecated" and past_shutdown):
             raise InvalidInput(
                 f"{model.id} was retired on {model.shutdown_date}; use {model.replacement_id} instead",
                 field="model",

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -223,3 +223,12 @@ def test_the_test_file_builder_makes_a_valid_file() -> None:
 def test_a_broken_file_is_rejected_with_the_problem_named(text: str, problem: str) -> None:
     with pytest.raises(Misconfigured, match=problem):
         parse_registry(text)
+
+
+def test_a_deprecated_model_counts_as_retired_from_its_shutdown_date() -> None:
+    registry = load_registry()
+    gpt4o = registry.get("gpt-4o")
+    assert gpt4o.status == "deprecated" and gpt4o.shutdown_date is not None
+    assert registry.require_usable("gpt-4o", today=gpt4o.shutdown_date - timedelta(days=1)) is gpt4o
+    with pytest.raises(InvalidInput, match=f"use {gpt4o.replacement_id} instead"):
+        registry.require_usable("gpt-4o", today=gpt4o.shutdown_date)
