@@ -140,7 +140,7 @@ async def start_worker() -> AsyncIterator[Any]:
 
 def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
     """Environment for a `python -m blogworker` subprocess that matches these settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOGQUEUE_", "REDIS_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BLOGQUEUE_", "REDIS_", "DATABASE_"))}
     env.update(
         {
             "REDIS_URL": settings.redis_url,
@@ -148,6 +148,7 @@ def worker_env(settings: Settings, **extra: str) -> dict[str, str]:
             "BLOGQUEUE_DATA_DIR": str(settings.data_dir),
             "BLOGQUEUE_LIMITER_MAX": str(settings.limiter_max),
             "BLOGQUEUE_LOG_FORMAT": "json",
+            "BLOGQUEUE_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
         }
     )
     env.update(extra)

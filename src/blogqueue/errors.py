@@ -8,7 +8,7 @@
     ├── Forbidden           signed in, but not allowed: 403
     ├── Conflict            the request clashes with current state: 409
     ├── TooManyRequests     slow down (failed sign-ins): 429, with retry_after
-    ├── Unavailable         a dependency (Redis, database) cannot be reached: 503
+    ├── Unavailable         a dependency (Redis, database, TMDb) cannot be reached: 503
     ├── Misconfigured       a required setting is missing or wrong (stops a process at start)
     └── UndecryptableKey    a stored provider key that no key in the ring can decrypt
 
@@ -66,4 +66,8 @@ class Conflict(BlogQueueError):
 
 
 class Unavailable(BlogQueueError):
-    """A dependency such as Redis or the database cannot be reached."""
+    """A dependency such as Redis, the database or TMDb cannot be reached; `retry_after_s` is its hint."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -7,6 +7,7 @@ listing reads that set and prunes ids whose jobs BullMQ has since removed (remov
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -122,7 +123,7 @@ class JobQueue:
         options = options or EnqueueOptions()
         data = encode_payload(payload)
         ensure_json_safe(data)
-        job_id = options.job_id or await self._reserve_job_id(payload.user_id)
+        job_id = options.job_id or await self.reserve_job_id(payload.user_id)
         opts = job_options(
             job_id=job_id,
             priority=options.priority,
@@ -135,7 +136,19 @@ class JobQueue:
         job = await self.queue.add(name.value, data, opts)
         return str(job.id)
 
-    async def _reserve_job_id(self, user_id: str) -> str:
+    async def enqueue_many(self, jobs: Sequence[tuple[JobName, JobPayload, str]]) -> list[str]:
+        """Add jobs with the given ids in one round trip (re-adding an existing id is a no-op)."""
+        bulk: list[dict[str, Any]] = []
+        for name, payload, job_id in jobs:
+            data = encode_payload(payload)
+            ensure_json_safe(data)
+            bulk.append({"name": name.value, "data": data, "opts": job_options(job_id=job_id)})
+        for _, payload, job_id in jobs:
+            await self.redis.zadd(self.keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
+        added = await self.queue.addBulk(bulk)
+        return [str(job.id) for job in added]
+
+    async def reserve_job_id(self, user_id: str) -> str:
         """`blog-gen-<user>-<ms>`, unique: a second add with the same id would be silently dropped."""
         epoch_ms = int(time.time() * 1000)
         while True:

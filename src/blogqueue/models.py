@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -52,3 +53,105 @@ class ProviderKey(SQLModel, table=True):
     ciphertext: str = Field(sa_column=Column(Text, nullable=False))
     last4: str = Field(max_length=4)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class RunStatus(StrEnum):
+    PLANNING = "planning"  # choosing titles
+    RUNNING = "running"  # post jobs queued or active
+    COMPLETED = "completed"  # every post finished (some may have failed)
+    FAILED = "failed"  # the run itself could not go on (e.g. bad TMDb key)
+    CANCELLED = "cancelled"
+
+
+class PostStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
+class GenerationRun(SQLModel, table=True):
+    """One request to write N posts; each post is its own job with its own retries."""
+
+    __tablename__ = "generation_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
+    model: str = Field(max_length=100)
+    source: str = Field(max_length=32)
+    media_type: str = Field(max_length=8)
+    requested: int
+    filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    trending_window: str = Field(default="week", max_length=8)
+    status: str = Field(default=RunStatus.PLANNING.value, max_length=16, index=True)
+    plan_job_id: str | None = Field(default=None, max_length=200)
+    planned: int = 0  # titles found and queued
+    posts_done: int = 0
+    posts_failed: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    message: str = Field(default="", sa_column=Column(Text, nullable=False))  # why it ended, for people
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class TitleClaim(SQLModel, table=True):
+    """A title reserved by a run, so parallel runs and workers never write it twice."""
+
+    __tablename__ = "title_claims"
+
+    media_type: str = Field(max_length=8, primary_key=True)
+    tmdb_id: int = Field(primary_key=True)
+    run_id: int = Field(foreign_key="generation_runs.id", index=True, ondelete="CASCADE")
+    job_id: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class BlogPost(SQLModel, table=True):
+    __tablename__ = "blog_posts"
+    __table_args__ = (UniqueConstraint("media_type", "tmdb_id", name="uq_blog_posts_title"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=200, unique=True, index=True)
+    title: str = Field(max_length=300)
+    excerpt: str = Field(sa_column=Column(Text, nullable=False))
+    body: str = Field(sa_column=Column(Text, nullable=False))  # markdown
+    tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    tmdb_id: int
+    media_type: str = Field(max_length=8)
+    poster_url: str | None = Field(default=None, max_length=500)
+    source: str = Field(max_length=32)
+    model: str = Field(max_length=100)
+    provider: str = Field(max_length=16)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0  # every attempt at this post, retries included
+    status: str = Field(default=PostStatus.DRAFT.value, max_length=16, index=True)
+    incomplete: bool = False  # cut short (cancelled, timed out): kept as a draft
+    user_id: int = Field(foreign_key="users.id", index=True)
+    run_id: int | None = Field(
+        default=None, foreign_key="generation_runs.id", index=True, ondelete="SET NULL"
+    )
+    job_id: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class UsageRecord(SQLModel, table=True):
+    """Tokens and cost of one provider call, failed or retried ones included."""
+
+    __tablename__ = "usage_records"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    run_id: int | None = Field(
+        default=None, foreign_key="generation_runs.id", index=True, ondelete="SET NULL"
+    )
+    job_id: str = Field(max_length=200, index=True)
+    model: str = Field(max_length=100)
+    provider: str = Field(max_length=16)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    outcome: str = Field(max_length=16)  # ok | retry | failed
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

@@ -4,7 +4,7 @@ on a breaking change."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
@@ -27,6 +27,20 @@ class SelfTest(JobPayload, frozen=True):
     fail_attempts: Annotated[int, msgspec.Meta(ge=0, le=100)] = 0
     unrecoverable: bool = False
     note: Annotated[str, msgspec.Meta(max_length=1_000)] = ""
+
+
+class GenerateRun(JobPayload, frozen=True):
+    """Plan a run: choose its titles and queue one `generate-post` job per title."""
+
+    run_id: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class GeneratePost(JobPayload, frozen=True):
+    """Write one post about one title, for a run."""
+
+    run_id: Annotated[int, msgspec.Meta(ge=1)]
+    tmdb_id: Annotated[int, msgspec.Meta(ge=1)]
+    media_type: Literal["movie", "tv"]
 
 
 P = TypeVar("P", bound=JobPayload)

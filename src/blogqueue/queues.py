@@ -26,7 +26,8 @@ _MAX_JOB_ID_LENGTH = 200
 class JobName(StrEnum):
     """The job types on the queue; Node producers use the same strings."""
 
-    GENERATE = "generate"
+    GENERATE = "generate"  # plan a run: pick titles, queue one generate-post per title
+    GENERATE_POST = "generate-post"  # write one post
     SELFTEST = "selftest"
 
 

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY")
     )
 
+    # TMDb: the read access token (Bearer) wins over the v3 API key; neither means the sample catalog.
+    tmdb_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("TMDB_API_KEY"))
+    tmdb_read_access_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TMDB_READ_ACCESS_TOKEN")
+    )
+    tmdb_base_url: str = Field(
+        default="https://api.themoviedb.org/3", validation_alias=AliasChoices("TMDB_BASE_URL")
+    )
+    tmdb_image_base_url: str = "https://image.tmdb.org/t/p/w500"  # BLOGQUEUE_TMDB_IMAGE_BASE_URL
+    tmdb_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    # AI providers. Base URLs follow each SDK's own variable; unset means the provider's public API.
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    anthropic_base_url: str | None = Field(default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL"))
+    gemini_base_url: str | None = Field(default=None, validation_alias=AliasChoices("GOOGLE_GEMINI_BASE_URL"))
+    provider_timeout_s: float = Field(default=120.0, gt=0, le=900)
+    auto_publish: bool = False  # publish generated posts at once instead of keeping them as drafts
+
     admin_email: str = Field(default="admin@blogqueue.local", pattern=r"^[^@\s]+@[^@\s]+$")
     session_hours: float = Field(default=24.0, gt=0, le=24 * 90)
     login_max_failures: int = Field(default=5, ge=1)
@@ -101,6 +119,13 @@ class Settings(BaseSettings):
     @property
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
+
+    def provider_base_urls(self) -> dict[str, str | None]:
+        return {
+            "openai": self.openai_base_url,
+            "anthropic": self.anthropic_base_url,
+            "gemini": self.gemini_base_url,
+        }
 
     def server_key(self, provider: str) -> SecretStr | None:
         """The server-wide fallback key for a provider, from the environment."""

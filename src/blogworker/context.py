@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from bullmq import Job
+from bullmq import DelayedError, Job
 
 from blogqueue.settings import Settings
 from blogworker.reporting import Reporter
+
+if TYPE_CHECKING:
+    from blogworker.services import WorkerServices
 
 SHUTDOWN_REASON = "worker shutting down"
 
@@ -22,10 +26,28 @@ class JobCancelled(Exception):
 @dataclass
 class WorkerContext:
     job: Job
+    token: str
     settings: Settings
     reporter: Reporter
     signal: Any  # bullmq.AbortSignal: aborted by Worker.cancelJob (our cancel bridge) or shutdown
     worker: str = ""
+    services: WorkerServices | None = None
+
+    @property
+    def svc(self) -> WorkerServices:
+        if self.services is None:
+            raise RuntimeError("this job needs the worker's services (database, catalog, providers)")
+        return self.services
+
+    @property
+    def attempts(self) -> int:
+        return int((self.job.opts or {}).get("attempts", 1))
+
+    async def delay(self, seconds: float, reason: str) -> NoReturn:
+        """Run this job again in `seconds`, without spending an attempt."""
+        await self.reporter.log(f"waiting {seconds:.1f} s: {reason}")
+        await self.job.moveToDelayed(int((time.time() + seconds) * 1000), self.token)
+        raise DelayedError(reason)
 
     @property
     def attempt(self) -> int:

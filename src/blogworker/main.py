@@ -6,9 +6,14 @@ import asyncio
 import signal
 import sys
 
+import structlog
+
+from blogqueue.errors import Misconfigured
 from blogqueue.logs import configure_logging
 from blogqueue.settings import Settings
 from blogworker.runner import WorkerRunner
+
+log = structlog.get_logger("blogworker")
 
 
 async def _serve(settings: Settings) -> int:
@@ -16,7 +21,12 @@ async def _serve(settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    return await WorkerRunner(settings).serve(stop)
+    try:
+        runner = WorkerRunner(settings)
+    except Misconfigured as err:
+        log.error("worker_misconfigured", error=err.message)
+        return 2
+    return await runner.serve(stop)
 
 
 def main() -> None:

@@ -9,38 +9,24 @@ from typing import Any, Protocol
 import structlog
 from bullmq import DelayedError, Job, UnrecoverableError
 
-from blogqueue.errors import InvalidInput
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
 from blogworker.context import SHUTDOWN_REASON, JobCancelled, WorkerContext
+from blogworker.failures import classify
+from blogworker.generation import write_post
+from blogworker.planning import plan_run
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
+from blogworker.services import WorkerServices
 
 log = structlog.get_logger("blogworker.processor")
 
 Handler = Callable[[WorkerContext], Awaitable[Any]]
-HANDLERS: Mapping[str, Handler] = {JobName.SELFTEST: run_selftest}
-_PASS_THROUGH: tuple[type[Exception], ...] = (UnrecoverableError, DelayedError)
-
-
-def classify(err: Exception) -> Exception:
-    """Map an error from a handler to what BullMQ should do with the job.
-
-    UnrecoverableError fails at once; DelayedError keeps the attempt; anything else is retried
-    with the job's backoff until its attempts run out.
-    """
-    if isinstance(err, _PASS_THROUGH):
-        return err
-    if isinstance(err, JobCancelled):
-        return _unrecoverable(f"cancelled: {err}")
-    if isinstance(err, InvalidInput):
-        return _unrecoverable(str(err))
-    return err
-
-
-def _unrecoverable(message: str) -> Exception:
-    error: Exception = UnrecoverableError(message)
-    return error
+HANDLERS: Mapping[str, Handler] = {
+    JobName.SELFTEST: run_selftest,
+    JobName.GENERATE: plan_run,
+    JobName.GENERATE_POST: write_post,
+}
 
 
 class Cancellations(Protocol):
@@ -58,8 +44,10 @@ class Processor:
         cancellations: Cancellations,
         handlers: Mapping[str, Handler] = HANDLERS,
         worker_name: str = "",
+        services: WorkerServices | None = None,
     ) -> None:
         self.settings = settings
+        self.services = services
         self.worker_name = worker_name
         self.handlers = handlers
         self.cancellations = cancellations
@@ -75,10 +63,12 @@ class Processor:
                 raise UnrecoverableError(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
             ctx = WorkerContext(
                 job=job,
+                token=token,
                 settings=self.settings,
                 reporter=JobReporter(job),
                 signal=signal,
                 worker=self.worker_name,
+                services=self.services,
             )
             log.info("job_started", attempt=ctx.attempt + 1)
             try:

@@ -13,12 +13,14 @@ from typing import Any
 import structlog
 from bullmq import Job, Worker
 
-from blogqueue.connection import connection_options, redis_client
+from blogqueue.connection import connection_options
+from blogqueue.jobqueue import JobQueue
 from blogqueue.queues import QUEUE_NAME, Keys
 from blogqueue.settings import Settings
 from blogworker.cancellation import CancelBridge
 from blogworker.context import SHUTDOWN_REASON
 from blogworker.processor import HANDLERS, Handler, Processor
+from blogworker.services import WorkerServices
 
 log = structlog.get_logger("blogworker")
 
@@ -83,9 +85,11 @@ class WorkerRunner:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self.keys = Keys(settings.queue_prefix)
-        self.redis = redis_client(settings)
+        self.job_queue = JobQueue(settings)
+        self.redis = self.job_queue.redis
+        self.services = WorkerServices.open(settings, self.job_queue)
         self.cancellations = CancelBridge(self.redis, self.keys, self._abort)
-        self.processor = Processor(settings, self.cancellations, handlers, worker_name=self.name)
+        self.processor = Processor(settings, self.cancellations, handlers, self.name, self.services)
         self.worker = QueueWorker(QUEUE_NAME, self.processor, worker_options(settings, self.name))
         self.worker.on("completed", lambda job, _result: log.info("job_completed", job_id=job.id))
         self.worker.on("failed", self._on_failed)
@@ -132,7 +136,8 @@ class WorkerRunner:
         bridge_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await bridge_task
-        await self.redis.aclose()
+        await self.services.aclose()
+        await self.job_queue.close()
         log.info("worker_stopped", worker=self.name)
         return 1 if crashed else 0
 

@@ -1,0 +1,99 @@
+"""The `generate` job: choose a run's titles, claim them, and queue one `generate-post` each.
+
+Each post is an independent job (not a BullMQ flow) so a failing title is retried or fails on
+its own, a stop removes the waiting ones, and a crash of this job is harmless: on a retry the
+run's claims are reused and post job ids are derived from the run and title, so re-adding them
+is a no-op.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from blogqueue import runs
+from blogqueue.models import GenerationRun, RunStatus
+from blogqueue.payloads import GeneratePost, GenerateRun, decode_payload
+from blogqueue.queues import JobName
+from blogqueue.titles import MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
+from blogqueue.tmdb import find_new_titles
+from blogworker.context import WorkerContext
+
+PLAN_ROUNDS = 3  # find + claim passes, in case parallel runs claim some candidates first
+
+
+def post_job_id(run: GenerationRun, media_type: str, tmdb_id: int) -> str:
+    return f"{run.plan_job_id}-{media_type}-{tmdb_id}"
+
+
+async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[str, int]]:
+    svc = ctx.svc
+    assert run.id is not None
+    media_type = MediaType(run.media_type)
+    filters = msgspec.convert(run.filters, TitleFilters)
+    async with svc.sessions() as session:
+        claimed = [(c.media_type, c.tmdb_id) for c in await runs.claims_of(session, run.id)]
+    for _ in range(PLAN_ROUNDS):
+        missing = run.requested - len(claimed)
+        if missing <= 0:
+            break
+
+        async def exclude(page: list[TitleSummary]) -> set[int]:
+            async with svc.sessions() as session:
+                return await runs.taken_ids(session, media_type, [title.tmdb_id for title in page])
+
+        found = await find_new_titles(
+            svc.catalog,
+            Source(run.source),
+            media_type,
+            filters,
+            missing,
+            exclude=exclude,
+            window=TrendingWindow(run.trending_window),
+        )
+        if not found:
+            break
+        async with svc.sessions() as session:
+            for title in found:
+                job_id = post_job_id(run, title.media_type, title.tmdb_id)
+                if await runs.claim(session, title.media_type, title.tmdb_id, run.id, job_id):
+                    claimed.append((title.media_type.value, title.tmdb_id))
+                    await ctx.reporter.log(
+                        f"candidate: {title.title} ({title.year or 'year unknown'}), "
+                        f"TMDb {title.media_type} {title.tmdb_id}"
+                    )
+    return claimed[: run.requested]
+
+
+async def plan_run(ctx: WorkerContext) -> dict[str, Any]:
+    payload = decode_payload(ctx.job.data, GenerateRun)
+    svc = ctx.svc
+    async with svc.sessions() as session:
+        run = await runs.get_run(session, payload.run_id)
+    if run.status in runs.FINISHED:
+        return {"runId": run.id, "planned": 0, "skipped": f"run is {run.status}"}
+    titles = await _claim_titles(ctx, run)
+    assert run.id is not None
+    jobs = [
+        (
+            JobName.GENERATE_POST,
+            GeneratePost(user_id=payload.user_id, run_id=run.id, tmdb_id=tmdb_id, media_type=media_type),  # type: ignore[arg-type]
+            post_job_id(run, media_type, tmdb_id),
+        )
+        for media_type, tmdb_id in titles
+    ]
+    async with svc.sessions() as session:
+        run = await runs.get_run(session, run.id)
+        run.planned = len(jobs)
+        if jobs:
+            await runs.set_status(session, run, RunStatus.RUNNING)
+        else:
+            await runs.set_status(
+                session, run, RunStatus.COMPLETED, "no new titles matched: nothing to write"
+            )
+    if jobs:
+        await svc.job_queue.enqueue_many(jobs)
+    await ctx.reporter.log(f"planned {len(jobs)} of {run.requested} posts")
+    await ctx.reporter.progress({"stage": "planned", "planned": len(jobs), "requested": run.requested})
+    return {"runId": run.id, "planned": len(jobs)}

@@ -1,0 +1,106 @@
+"""One pool of generators per worker process, so each API key's SDK client (and its connections) is reused."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+
+from blogworker.providers.anthropic_gen import AnthropicGenerator
+from blogworker.providers.base import (
+    FailureKind,
+    GenerationRequest,
+    GenerationResult,
+    OnText,
+    ProviderError,
+    TextGenerator,
+)
+from blogworker.providers.gemini_gen import GeminiGenerator
+from blogworker.providers.offline import OfflineGenerator
+from blogworker.providers.openai_gen import OpenAIGenerator
+
+Factory = Callable[..., TextGenerator]
+SDK_GENERATORS: Mapping[str, Factory] = {
+    "openai": OpenAIGenerator,
+    "anthropic": AnthropicGenerator,
+    "gemini": GeminiGenerator,
+}
+
+
+class GeneratorPool:
+    """Generators by (provider, sha256 of key), least recently used evicted and closed once idle."""
+
+    def __init__(
+        self,
+        *,
+        base_urls: Mapping[str, str | None] | None = None,
+        timeout_s: float = 120.0,
+        max_size: int = 32,
+    ) -> None:
+        self._base_urls = dict(base_urls or {})
+        self._timeout_s = timeout_s
+        self._max_size = max(max_size, 1)
+        self._offline = OfflineGenerator()
+        self._cache: OrderedDict[tuple[str, str], _Pooled] = OrderedDict()
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def get(self, provider: str, api_key: str | None) -> TextGenerator:
+        """The generator for this provider and key; raises ProviderError(AUTH) for a missing key."""
+        if provider == OfflineGenerator.provider:
+            return self._offline
+        factory = SDK_GENERATORS.get(provider)
+        if factory is None:
+            raise ProviderError(
+                FailureKind.BAD_REQUEST, f"unknown AI provider {provider!r}", provider=provider
+            )
+        if not api_key:
+            message = f"no {provider} API key is set: add one in AI settings, or pick the offline model"
+            raise ProviderError(FailureKind.AUTH, message, provider=provider)
+        slot = (provider, hashlib.sha256(api_key.encode()).hexdigest())
+        pooled = self._cache.get(slot)
+        if pooled is None:
+            inner = factory(api_key, base_url=self._base_urls.get(provider), timeout_s=self._timeout_s)
+            pooled = self._cache[slot] = _Pooled(inner)
+        self._cache.move_to_end(slot)
+        self._evict()
+        return pooled
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    async def aclose(self) -> None:
+        """Close every client; call once, at worker exit."""
+        pooled, self._cache = list(self._cache.values()), OrderedDict()
+        await asyncio.gather(*(generator.aclose() for generator in pooled), *self._closing)
+
+    def _evict(self) -> None:
+        while len(self._cache) > self._max_size:
+            _, evicted = self._cache.popitem(last=False)
+            task = asyncio.get_running_loop().create_task(evicted.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+
+class _Pooled:
+    """Defers closing the client until calls in flight (other jobs may still hold it) have finished."""
+
+    def __init__(self, inner: TextGenerator) -> None:
+        self.provider = inner.provider
+        self._inner = inner
+        self._active = 0
+        self._retired = False
+
+    async def generate(self, request: GenerationRequest, on_text: OnText) -> GenerationResult:
+        self._active += 1
+        try:
+            return await self._inner.generate(request, on_text)
+        finally:
+            self._active -= 1
+            if self._retired and self._active == 0:
+                await self._inner.aclose()
+
+    async def aclose(self) -> None:
+        self._retired = True
+        if self._active == 0:
+            await self._inner.aclose()

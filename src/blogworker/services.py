@@ -1,0 +1,57 @@
+"""What job handlers share within one worker process: opened once at start, closed at exit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue import db
+from blogqueue.crypto import KeyCipher
+from blogqueue.jobqueue import JobQueue
+from blogqueue.registry import ModelRegistry, load_registry
+from blogqueue.settings import Settings
+from blogqueue.titles import TitleCatalog
+from blogqueue.tmdb import open_catalog
+from blogworker.providers.factory import GeneratorPool
+
+PROVIDER_TIMEOUT_S = 120.0
+
+
+@dataclass
+class WorkerServices:
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    cipher: KeyCipher
+    registry: ModelRegistry
+    catalog: TitleCatalog
+    generators: GeneratorPool
+    job_queue: JobQueue
+    http: httpx.AsyncClient
+
+    @classmethod
+    def open(cls, settings: Settings, job_queue: JobQueue) -> WorkerServices:
+        """Fails at once, not at the first job, if the key ring is missing or malformed."""
+        cipher = KeyCipher.from_settings(settings)
+        engine = db.create_engine(settings)
+        http = httpx.AsyncClient(timeout=settings.tmdb_timeout_s)
+        return cls(
+            engine=engine,
+            sessions=db.session_factory(engine),
+            cipher=cipher,
+            registry=load_registry(),
+            catalog=open_catalog(settings, http),
+            generators=GeneratorPool(
+                base_urls=settings.provider_base_urls(), timeout_s=settings.provider_timeout_s
+            ),
+            job_queue=job_queue,
+            http=http,
+        )
+
+    async def aclose(self) -> None:
+        await self.generators.aclose()
+        await self.catalog.aclose()
+        await self.http.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,100 @@
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from blogqueue import db, posts, runs, users
+from blogqueue.errors import Conflict, InvalidInput
+from blogqueue.jobqueue import JobQueue
+from blogqueue.models import BlogPost, GenerationRun
+from blogqueue.registry import load_registry
+from blogqueue.runs import RunSpec
+from blogqueue.settings import Settings
+from blogqueue.titles import MediaType, Source, TitleFilters
+from tests.conftest import free_port, make_settings
+
+SPEC = RunSpec(model="offline", source=Source.POPULAR, media_type=MediaType.MOVIE, count=3)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"count": 0}, "count"),
+        ({"count": 51}, "count"),
+        ({"source": Source.ON_THE_AIR}, "source"),
+        ({"source": Source.UPCOMING, "media_type": MediaType.TV}, "source"),
+        ({"filters": TitleFilters(min_rating=11)}, "filters.minRating"),
+        ({"filters": TitleFilters(year_from=2001, year_to=1999)}, "filters.yearFrom"),
+        ({"filters": TitleFilters(year_to=3000)}, "filters.yearTo"),
+        ({"model": "gpt-4"}, "model"),
+        ({"model": "nope"}, "model"),
+    ],
+)
+def test_invalid_specs_name_the_field(changes: dict[str, object], field: str) -> None:
+    spec = RunSpec(**{**{f: getattr(SPEC, f) for f in SPEC.__struct_fields__}, **changes})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput) as info:
+        runs.validate_spec(spec, load_registry())
+    assert info.value.field == field
+
+
+async def test_a_run_is_stored_with_its_planning_job(db_settings: Settings) -> None:
+    engine = db.create_engine(db_settings)
+    queue = JobQueue(db_settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            user = await users.create_user(session, "r@example.com", "password-r")
+            run = await runs.create_run(session, queue, load_registry(), user.id or 0, SPEC)
+        assert run.status == "planning"
+        assert run.plan_job_id and run.plan_job_id.startswith(f"blog-gen-{user.id}-")
+        job = await queue.queue.getJob(run.plan_job_id)
+        assert job.name == "generate"
+        assert job.data == {"version": 1, "userId": str(user.id), "runId": run.id}
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+async def test_a_run_that_cannot_be_queued_leaves_nothing_behind(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    dead_redis = make_settings(
+        f"redis://127.0.0.1:{free_port()}/0", tmp_path, database_url_env=sqlite_settings.database_url
+    )
+    engine = db.create_engine(sqlite_settings)
+    queue = JobQueue(dead_redis)
+    try:
+        async with db.session_factory(engine)() as session:
+            user = await users.create_user(session, "r@example.com", "password-r")
+            with pytest.raises(Exception, match=r"(?i)connect"):
+                await runs.create_run(session, queue, load_registry(), user.id or 0, SPEC)
+            assert (await session.exec(select(GenerationRun))).all() == []
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+def test_slugs_are_readable_ascii() -> None:
+    assert posts.slugify("Amélie 2001") == "amelie-2001"
+    assert posts.slugify("Spider-Man: Into the Spider-Verse 2018") == "spider-man-into-the-spider-verse-2018"
+    assert posts.slugify("!!!") == "post"
+
+
+async def test_one_post_per_title_and_unique_slugs(db_settings: Settings) -> None:
+    engine = db.create_engine(db_settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            user_id = (await users.create_user(session, "p@example.com", "password-p")).id or 0
+
+            def post(tmdb_id: int, media: str = "movie") -> BlogPost:
+                return BlogPost(slug="dune-2021", title="Dune 2021", excerpt="e", body="b", tmdb_id=tmdb_id,
+                                media_type=media, source="popular", model="offline", provider="offline",
+                                user_id=user_id, job_id=f"j{tmdb_id}{media}")  # fmt: skip
+
+            slugs = [(await posts.save_post(session, post(tmdb_id, media))).slug
+                     for tmdb_id, media in [(438631, "movie"), (438631, "tv"), (999, "movie")]]  # fmt: skip
+            assert slugs == ["dune-2021", "dune-2021-2", "dune-2021-3"]
+            with pytest.raises(Conflict, match="already has a post"):
+                await posts.save_post(session, post(438631))
+            assert len((await session.exec(select(BlogPost))).all()) == 3
+    finally:
+        await engine.dispose()

@@ -1,0 +1,279 @@
+"""The generation pipeline end to end: real worker, real SDKs against fake providers, fake TMDb."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from blogqueue.connection import redis_client
+from blogqueue.registry import load_registry
+from blogqueue.settings import Settings
+from blogqueue.titles import MediaType
+from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
+from tests.conftest import spawn_worker, stop_process, wait_for
+from tests.fakes.ai_server import FakeAI, start_fake_ai
+from tests.fakes.tmdb_server import FIRST_ID, FakeTmdb, start_fake_tmdb
+
+GOOD_KEY = "sk-proj-GOODKEY-1234567890"
+FAKE_USAGE = (1200, 800)
+
+
+@pytest.fixture(scope="module")
+def fake_tmdb() -> Iterator[FakeTmdb]:
+    with start_fake_tmdb() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def fake_ai() -> Iterator[FakeAI]:
+    with start_fake_ai() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def pipeline(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI
+) -> AsyncIterator[Pipeline]:
+    fake_tmdb.gone_ids.clear()
+    opened = await open_pipeline(pipeline_settings(redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url))
+    yield opened
+    await opened.queue.close()
+
+
+async def _redis_dump(settings: Settings) -> str:
+    client = redis_client(settings)
+    parts = []
+    for key in await client.keys(f"*{settings.queue_prefix}*"):
+        kind = await client.type(key)
+        if kind == "hash":
+            parts.append(json.dumps(await client.hgetall(key)))
+        elif kind == "list":
+            parts.append(json.dumps(await client.lrange(key, 0, -1)))
+        elif kind == "zset":
+            parts.append(json.dumps(await client.zrange(key, 0, -1)))
+        elif kind == "stream":
+            parts.append(repr(await client.xrange(key)))
+        elif kind == "string":
+            parts.append(str(await client.get(key)))
+    await client.aclose()
+    return "\n".join(parts)
+
+
+async def test_offline_runs_need_no_key_and_never_repeat_a_title(
+    redis_url: str, tmp_path: Path, fake_ai: FakeAI, start_worker: Any
+) -> None:
+    settings = pipeline_settings(redis_url, tmp_path / "data", None, fake_ai.url)  # sample catalog
+    pipeline = await open_pipeline(settings)
+    start_worker(settings)
+    first = await pipeline.wait_finished(await pipeline.start_run("offline", 3))
+    second = await pipeline.wait_finished(await pipeline.start_run("offline", 3))
+    assert (first.status, first.planned, first.posts_done, first.posts_failed) == ("completed", 3, 3, 0)
+    assert (second.status, second.posts_done) == ("completed", 3)
+    posts = await pipeline.posts()
+    assert len({(p.media_type, p.tmdb_id) for p in posts}) == 6
+    for post in posts:
+        assert post.provider == "offline" and post.cost_usd == 0 and not post.incomplete
+        assert "Written offline" in post.body
+        assert post.body.count("\n## ") >= 3
+        assert post.status == "draft"
+    jobs = await pipeline.post_jobs(first.id or 0)
+    logs = (await pipeline.queue.queue.getJobLogs(jobs[0].id))["logs"]
+    assert any(line.startswith("writing about") for line in logs)
+    assert any(line.startswith("prompt built") for line in logs)
+    assert any(line.startswith("saved as") for line in logs)
+    await pipeline.queue.close()
+
+
+async def test_a_run_of_ten_with_one_title_gone_saves_nine_with_their_cost(
+    pipeline: Pipeline, fake_tmdb: FakeTmdb, start_worker: Any
+) -> None:
+    fake_tmdb.gone_ids.add(FIRST_ID + 2)
+    await pipeline.set_key(openai_api_key=GOOD_KEY)
+    start_worker(pipeline.settings)
+    run = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 10))
+    assert (run.status, run.planned, run.posts_done, run.posts_failed) == ("completed", 10, 9, 1)
+    posts = await pipeline.posts(run.id)
+    assert len(posts) == 9
+    assert len({p.tmdb_id for p in posts}) == 9
+    assert FIRST_ID + 2 not in {p.tmdb_id for p in posts}
+    expected = load_registry().estimate_cost_usd("gpt-6.2-sol", *FAKE_USAGE)
+    for post in posts:
+        assert (post.tokens_in, post.tokens_out) == FAKE_USAGE
+        assert post.cost_usd == pytest.approx(expected)
+        assert post.title.startswith(f"Fake Movie {post.tmdb_id}")
+    assert run.cost_usd == pytest.approx(9 * expected)
+    assert (run.tokens_in, run.tokens_out) == (9 * FAKE_USAGE[0], 9 * FAKE_USAGE[1])
+    failed = [job for job in await pipeline.post_jobs(run.id or 0) if job.failedReason]
+    assert len(failed) == 1
+    assert failed[0].attemptsMade == 1
+    assert "could not be found" in failed[0].failedReason
+    assert GOOD_KEY not in await _redis_dump(pipeline.settings)
+
+
+@pytest.mark.parametrize(("model", "field"), [("claude-sonnet-5-5", "anthropic_api_key"),
+                                              ("gemini-3.8-flash", "gemini_api_key")])  # fmt: skip
+async def test_every_provider_sdk_writes_a_post(
+    pipeline: Pipeline, start_worker: Any, model: str, field: str
+) -> None:
+    await pipeline.set_key(**{field: GOOD_KEY})
+    start_worker(pipeline.settings)
+    run = await pipeline.wait_finished(await pipeline.start_run(model, 1, MediaType.TV))
+    assert (run.posts_done, run.posts_failed) == (1, 0)
+    (post,) = await pipeline.posts(run.id)
+    assert post.model == model
+    assert post.title.startswith("Fake Show")
+    assert post.cost_usd == pytest.approx(
+        load_registry().estimate_cost_usd(model, post.tokens_in, post.tokens_out)
+    )
+
+
+async def _single(pipeline: Pipeline, start_worker: Any, key: str) -> tuple[Any, Any]:
+    await pipeline.set_key(openai_api_key=key)
+    start_worker(pipeline.settings)
+    run = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 1), timeout=40)
+    (job,) = await pipeline.post_jobs(run.id or 0)
+    return run, job
+
+
+async def test_a_rate_limit_waits_as_told_without_spending_an_attempt(
+    pipeline: Pipeline, start_worker: Any
+) -> None:
+    run, job = await _single(pipeline, start_worker, "sk-proj-x-ratelimit-1")
+    assert run.posts_done == 1
+    assert job.attemptsMade == 1
+    assert job.processedOn - job.timestamp >= 2_000
+    logs = (await pipeline.queue.queue.getJobLogs(job.id))["logs"]
+    assert any("waiting 2.0 s" in line for line in logs)
+
+
+async def test_a_quota_error_fails_at_once_with_a_clear_reason(pipeline: Pipeline, start_worker: Any) -> None:
+    run, job = await _single(pipeline, start_worker, "sk-proj-x-quota-1")
+    assert (run.posts_done, run.posts_failed) == (0, 1)
+    assert job.attemptsMade == 1
+    assert "quota" in job.failedReason.lower()
+
+
+async def test_a_server_error_is_retried(pipeline: Pipeline, start_worker: Any) -> None:
+    run, job = await _single(pipeline, start_worker, "sk-proj-x-flaky-1")
+    assert run.posts_done == 1
+    assert job.attemptsMade == 2
+
+
+async def test_a_bad_key_fails_at_once_without_leaking_it(pipeline: Pipeline, start_worker: Any) -> None:
+    run, job = await _single(pipeline, start_worker, "sk-proj-SECRET-badkey-1")
+    assert run.posts_failed == 1
+    assert job.attemptsMade == 1
+    assert "SECRET" not in job.failedReason
+    assert "SECRET" not in await _redis_dump(pipeline.settings)
+
+
+@pytest.mark.parametrize("behaviour", ["refuse", "truncate"])
+async def test_refusals_and_truncations_get_one_adjusted_retry(
+    pipeline: Pipeline, start_worker: Any, fake_ai: FakeAI, behaviour: str
+) -> None:
+    key = f"sk-proj-x-{behaviour}-1"
+    run, job = await _single(pipeline, start_worker, key)
+    assert run.posts_failed == 1
+    assert job.attemptsMade == 1
+    assert "no usable post after an adjusted retry" in job.failedReason
+    assert len(fake_ai.calls_for(key)) == 2
+
+
+async def test_no_key_at_all_is_a_clear_unrecoverable_error(pipeline: Pipeline, start_worker: Any) -> None:
+    start_worker(pipeline.settings)
+    run = await pipeline.wait_finished(await pipeline.start_run("claude-haiku-5-5", 1))
+    (job,) = await pipeline.post_jobs(run.id or 0)
+    assert job.attemptsMade == 1
+    assert "no API key for anthropic" in job.failedReason
+
+
+async def test_a_run_survives_a_killed_worker_with_each_title_posted_once(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb
+) -> None:
+    with start_fake_ai(latency_s=0.4) as slow_ai:
+        settings = pipeline_settings(redis_url, tmp_path / "data", fake_tmdb.url, slow_ai.url)
+        pipeline = await open_pipeline(settings)
+        await pipeline.set_key(openai_api_key=GOOD_KEY)
+        env = {
+            "TMDB_API_KEY": settings.tmdb_api_key.get_secret_value() if settings.tmdb_api_key else "",
+            "TMDB_BASE_URL": settings.tmdb_base_url,
+            "OPENAI_BASE_URL": f"{slow_ai.url}/v1",
+            "BLOGQUEUE_WORKER_CONCURRENCY": "2",
+            "BLOGQUEUE_LOCK_DURATION_MS": "2000",
+            "BLOGQUEUE_STALLED_INTERVAL_MS": "1000",
+        }
+        first = spawn_worker(settings, tmp_path / "first.log", **env)
+        second = None
+        try:
+            run_id = await pipeline.start_run("gpt-6.2-sol", 8)
+
+            async def some_saved() -> bool:
+                return len(await pipeline.posts(run_id)) >= 2
+
+            await wait_for(some_saved, timeout=30)
+            first.send_signal(signal.SIGKILL)  # mid-run: two posts are being written right now
+            first.wait()
+            second = spawn_worker(settings, tmp_path / "second.log", **env)
+            run = await pipeline.wait_finished(run_id, timeout=60)
+            jobs = await pipeline.post_jobs(run_id)
+        finally:
+            stop_process(first)
+            if second is not None:
+                stop_process(second)
+            await pipeline.queue.close()
+    assert (run.status, run.planned, run.posts_done, run.posts_failed) == ("completed", 8, 8, 0)
+    posts = await pipeline.posts(run_id)
+    assert len(posts) == 8
+    assert len({post.tmdb_id for post in posts}) == 8
+    assert any(int(job.stalledCounter or 0) >= 1 for job in jobs)  # a post was cut off and taken over
+
+
+async def test_a_cancelled_post_is_kept_as_an_incomplete_draft(
+    pipeline: Pipeline, start_worker: Any, fake_ai: FakeAI
+) -> None:
+    await pipeline.set_key(openai_api_key=GOOD_KEY)
+    start_worker(pipeline.settings)
+    fake_ai.chunk_delay_s = 0.5
+    try:
+        run_id = await pipeline.start_run("gpt-6.2-sol", 1)
+
+        async def streaming() -> Any:
+            jobs = await pipeline.post_jobs(run_id)
+            progress = jobs[0].progress if jobs else None
+            return jobs[0] if isinstance(progress, dict) and progress.get("chars") else None
+
+        job = await wait_for(streaming, timeout=20)
+        assert await pipeline.queue.cancel_job(job.id) == "cancelling"
+        run = await pipeline.wait_finished(run_id, timeout=20)
+    finally:
+        fake_ai.chunk_delay_s = 0.0
+    (post,) = await pipeline.posts(run_id)
+    assert post.incomplete is True
+    assert post.status == "draft"
+    assert 0 < len(post.body) < 1_000
+    assert (run.posts_done, run.posts_failed) == (0, 1)
+    (failed,) = await pipeline.post_jobs(run_id)
+    assert failed.failedReason.startswith("cancelled")
+    assert failed.attemptsMade == 1
+
+
+async def test_a_provider_timeout_is_retried_then_fails(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI, start_worker: Any
+) -> None:
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url, provider_timeout_s=0.5
+    )
+    pipeline = await open_pipeline(settings)
+    await pipeline.set_key(openai_api_key="sk-proj-x-slow-1")
+    start_worker(settings)
+    run = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 1), timeout=40)
+    (job,) = await pipeline.post_jobs(run.id or 0)
+    await pipeline.queue.close()
+    assert run.posts_failed == 1
+    assert job.attemptsMade == 3
+    assert job.failedReason == "OpenAI failed or could not be reached (no answer in time)"

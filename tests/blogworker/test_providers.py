@@ -1,0 +1,356 @@
+"""The real SDK adapters against the local fake APIs, the offline writer, the post envelope and the pool."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import anthropic
+import msgspec
+import openai
+import pytest
+from google import genai
+from google.genai import types
+
+from blogqueue.errors import InvalidInput
+from blogqueue.registry import AiModel, load_registry
+from blogqueue.titles import CastMember, MediaType, TitleDetails
+from blogworker.envelope import ENVELOPE_SEPARATOR, Envelope, format_post, parse_post
+from blogworker.providers.anthropic_gen import AnthropicGenerator
+from blogworker.providers.base import (
+    FailureKind,
+    FinishReason,
+    GenerationRequest,
+    ProviderError,
+    TextGenerator,
+    Usage,
+    retry_after_s,
+)
+from blogworker.providers.factory import GeneratorPool
+from blogworker.providers.gemini_gen import GeminiGenerator
+from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
+from blogworker.providers.openai_gen import OpenAIGenerator
+from blogworker.quality import check_post
+from tests.fakes.ai_server import FakeAI, start_fake_ai
+from tests.fakes.ai_wire import INPUT_TOKENS, OUTPUT_TOKENS
+
+PROVIDERS = ["openai", "anthropic", "gemini"]
+MODELS = {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5", "gemini": "gemini-3.8-flash"}
+GENERATORS = {"openai": OpenAIGenerator, "anthropic": AnthropicGenerator, "gemini": GeminiGenerator}
+INCEPTION = TitleDetails(
+    tmdb_id=27205, media_type=MediaType.MOVIE, title="Inception", year=2010, release_date="2010-07-15",
+    genres=["Action", "Science Fiction"], overview="Cobb steals secrets from dreams. One last job could set him free.",
+    tagline="Your mind is the scene of the crime.", rating=8.4, vote_count=36000, runtime_minutes=148,
+    cast=[CastMember("Leonardo DiCaprio", "Cobb"), CastMember("Elliot Page", "Ariadne")],
+    directors=["Christopher Nolan"], keywords=["dream", "heist"],
+)  # fmt: skip
+BARE_SERIES = TitleDetails(tmdb_id=1, media_type=MediaType.TV, title="Quiet Hours")
+PROMPT = "Write a post about this title.\nTitle: Inception (2010)\nGenres: Action, Science Fiction\n"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeAI]:
+    with start_fake_ai() as server:
+        yield server
+
+
+def base_urls(url: str) -> dict[str, str | None]:
+    return {"openai": f"{url}/v1", "anthropic": url, "gemini": url}
+
+
+def make(provider: str, fake: FakeAI, magic: str = "", timeout_s: float = 10.0) -> tuple[TextGenerator, str]:
+    """A generator with a key of its own, so the fake's per-key log and first-call state are this test's."""
+    key = f"sk-test-{uuid.uuid4().hex}{magic}"
+    generator = GENERATORS[provider](key, base_url=base_urls(fake.url)[provider], timeout_s=timeout_s)
+    return generator, key
+
+
+def request(
+    model: AiModel | str, *, temperature: float | None = 0.7, facts: TitleDetails | None = None
+) -> GenerationRequest:
+    model = load_registry().get(model) if isinstance(model, str) else model
+    return GenerationRequest(model=model, system="You write film blogs.", prompt=PROMPT, max_output_tokens=2000,
+                             temperature=temperature, facts=facts)  # fmt: skip
+
+
+class Deltas(list[str]):
+    async def __call__(self, text: str) -> None:
+        self.append(text)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_success_streams_a_post_with_usage(provider: str, fake: FakeAI) -> None:
+    generator, key = make(provider, fake)
+    deltas = Deltas()
+    result = await generator.generate(request(MODELS[provider]), deltas)
+    await generator.aclose()
+
+    envelope, body = parse_post(result.text)
+    assert envelope.title.startswith("Inception (2010)") and body.startswith("# Inception (2010)\n")
+    check_post(envelope, body, INCEPTION)  # what the pipeline will ask of it
+    assert result.usage == Usage(INPUT_TOKENS, OUTPUT_TOKENS)  # Gemini: candidates + thoughts
+    assert (result.finish, result.model) == (FinishReason.STOP, MODELS[provider])
+    assert len(deltas) >= 3 and "".join(deltas) == result.text
+    assert [call.stream for call in fake.calls_for(key)] == [True]
+
+
+FAILURES = [
+    ("-badkey", FailureKind.AUTH, None),
+    ("-quota", FailureKind.QUOTA, None),
+    ("-ratelimit", FailureKind.RATE_LIMIT, 2.0),
+    ("-flaky", FailureKind.TRANSIENT, None),
+]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+@pytest.mark.parametrize(("magic", "kind", "retry_after_s"), FAILURES)
+async def test_failures_are_classified_once_without_sdk_retries(
+    provider: str, magic: str, kind: FailureKind, retry_after_s: float | None, fake: FakeAI
+) -> None:
+    generator, key = make(provider, fake, magic)
+    with pytest.raises(ProviderError) as caught:
+        await generator.generate(request(MODELS[provider]), Deltas())
+    error = caught.value
+    assert (error.kind, error.retry_after_s, error.provider) == (kind, retry_after_s, provider)
+    # Not chained to the SDK error either: its text may carry the key into a logged traceback.
+    assert key not in error.message and key not in str(error) and error.__suppress_context__
+    assert len(fake.calls_for(key)) == 1  # the SDK's own retries are off: the queue owns them
+    if kind in (FailureKind.RATE_LIMIT, FailureKind.TRANSIENT):  # the fake fails only the first call
+        result = await generator.generate(request(MODELS[provider]), Deltas())
+        assert result.finish is FinishReason.STOP and len(fake.calls_for(key)) == 2
+    await generator.aclose()
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_unknown_model(provider: str, fake: FakeAI) -> None:
+    generator, _ = make(provider, fake)
+    model = msgspec.structs.replace(load_registry().get(MODELS[provider]), id=f"{provider}-missing-1")
+    with pytest.raises(ProviderError) as caught:
+        await generator.generate(request(model), Deltas())
+    await generator.aclose()
+    assert caught.value.kind is FailureKind.MODEL and f"{provider}-missing-1" in caught.value.message
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_timeout_is_transient(provider: str, fake: FakeAI) -> None:
+    generator, key = make(provider, fake, "-slow", timeout_s=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderError) as caught:
+        await generator.generate(request(MODELS[provider]), Deltas())
+    await generator.aclose()
+    assert caught.value.kind is FailureKind.TRANSIENT and "in time" in caught.value.message
+    assert time.monotonic() - started < 3 and len(fake.calls_for(key)) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_unreachable_server_is_transient(provider: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"  # bound, never listening: connection refused
+        generator = GENERATORS[provider]("sk-unused", base_url=base_urls(url)[provider], timeout_s=2)
+        with pytest.raises(ProviderError) as caught:
+            await generator.generate(request(MODELS[provider]), Deltas())
+        await generator.aclose()
+    assert caught.value.kind is FailureKind.TRANSIENT
+
+
+@pytest.mark.parametrize(
+    ("provider", "finish"),
+    [("openai", FinishReason.REFUSAL), ("anthropic", FinishReason.REFUSAL), ("gemini", FinishReason.SAFETY)],
+)
+async def test_refusal(provider: str, finish: FinishReason, fake: FakeAI) -> None:
+    generator, _ = make(provider, fake, "-refuse")
+    result = await generator.generate(request(MODELS[provider]), Deltas())
+    await generator.aclose()
+    assert result.finish is finish
+    with pytest.raises(InvalidInput):
+        parse_post(result.text)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_truncated_answer_reports_length(provider: str, fake: FakeAI) -> None:
+    generator, _ = make(provider, fake, "-truncate")
+    result = await generator.generate(request(MODELS[provider]), Deltas())
+    await generator.aclose()
+    assert result.finish is FinishReason.LENGTH and result.text.startswith('{"title"')
+
+
+def rules(base: str, **changes: object) -> AiModel:
+    return msgspec.structs.replace(load_registry().get(base), id=f"{base}-rules", **changes)
+
+
+# (provider, model, temperature asked for, fields the request must carry, fields it must not)
+RULES = [
+    ("openai", "gpt-6.2-sol", 0.7, {"max_completion_tokens": 2000}, {"max_tokens", "temperature"}),
+    ("openai", "gpt-4o", 0.7, {"max_completion_tokens": 2000, "temperature": 0.7}, {"max_tokens"}),
+    ("openai", rules("gpt-4o", max_tokens_param="max_tokens"), 0.3, {"max_tokens": 2000, "temperature": 0.3},
+     {"max_completion_tokens"}),
+    ("openai", "gpt-4o", None, {"max_completion_tokens": 2000}, {"temperature"}),
+    ("anthropic", "claude-sonnet-5-5", 0.7, {"max_tokens": 2000}, {"temperature"}),
+    ("anthropic", rules("claude-sonnet-5-5", accepts_temperature=True), 0.7, {"max_tokens": 2000, "temperature": 0.7},
+     set()),
+    ("gemini", "gemini-3.8-flash", 0.7, {"maxOutputTokens": 2000, "temperature": 0.7}, set()),
+    ("gemini", rules("gemini-3.8-flash", accepts_temperature=False), 0.7, {"maxOutputTokens": 2000}, {"temperature"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("provider", "model", "temperature", "sent", "not_sent"), RULES)
+async def test_registry_request_rules(
+    provider: str, model: AiModel | str, temperature: float | None, sent: dict[str, object], not_sent: set[str],
+    fake: FakeAI,
+) -> None:  # fmt: skip
+    generator, key = make(provider, fake)
+    await generator.generate(request(model, temperature=temperature), Deltas())
+    await generator.aclose()
+    [call] = fake.calls_for(key)
+    fields = call.body.get("generationConfig", {}) if provider == "gemini" else call.body
+    assert {name: fields.get(name) for name in sent} == sent
+    assert not_sent.isdisjoint(fields)
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
+        ({"retry-after": "2"}, 2.0),
+        ({"retry-after": "soon"}, None),
+        ({}, None),
+    ],
+)
+def test_retry_after_headers(headers: dict[str, str], seconds: float | None) -> None:
+    assert retry_after_s(headers) == seconds
+
+
+def test_retry_after_http_date() -> None:
+    waited = retry_after_s({"retry-after": email.utils.formatdate(time.time() + 30, usegmt=True)})
+    assert waited == pytest.approx(30, abs=1.5)
+
+
+# --- offline writer ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("facts", [INCEPTION, BARE_SERIES], ids=["full", "bare"])
+async def test_offline_post_follows_the_contract(facts: TitleDetails) -> None:
+    deltas = Deltas()
+    result = await OfflineGenerator().generate(request("offline", facts=facts), deltas)
+    envelope, body = parse_post(result.text)
+    check_post(envelope, body, facts)  # the same gate model answers pass
+    assert body.startswith(f"# {facts.title}{' (2010)' if facts.year else ''}\n\n{OFFLINE_NOTE}\n")
+    headings = [line for line in body.splitlines() if line.startswith("## ")]
+    assert headings == ["## Introduction", "## Why watch", "## Cast and crew", "## Verdict"]
+    assert envelope.title.startswith(f"{facts.title} (2010)" if facts.year else facts.title)
+    assert envelope.excerpt and envelope.tags
+    assert (result.usage, result.finish, result.model) == (Usage(0, 0), FinishReason.STOP, "offline")
+    assert len(deltas) >= 4 and "".join(deltas) == result.text
+
+
+async def test_offline_post_is_deterministic_and_uses_the_facts() -> None:
+    first = await OfflineGenerator().generate(request("offline", facts=INCEPTION), Deltas())
+    second = await OfflineGenerator().generate(request("offline", facts=INCEPTION), Deltas())
+    assert first.text == second.text
+    facts = ("Christopher Nolan", "Leonardo DiCaprio", "Cobb", "8.4/10", "148 minutes", "science fiction")
+    assert [fact for fact in facts if fact not in first.text] == []
+
+
+async def test_offline_without_facts_is_a_bad_request() -> None:
+    with pytest.raises(ProviderError) as caught:
+        await OfflineGenerator().generate(request("offline"), Deltas())
+    assert caught.value.kind is FailureKind.BAD_REQUEST
+
+
+# --- envelope ------------------------------------------------------------------------------------
+
+ENVELOPE = Envelope(title="Inception (2010)", excerpt="Dreams.", tags=["film"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        format_post(ENVELOPE, "# Inception (2010)\n\nBody.\n"),
+        "\n  " + format_post(ENVELOPE, "# Inception (2010)\n\nBody.").replace("\n", "\r\n"),
+        '```json\n{"title": "Inception (2010)", "excerpt": "Dreams.", "tags": ["film"]}\n```'
+        + ENVELOPE_SEPARATOR + "# Inception (2010)\n\nBody.",
+    ],
+    ids=["plain", "whitespace-crlf", "fenced"],
+)  # fmt: skip
+def test_parse_post_round_trips(text: str) -> None:
+    assert parse_post(text) == (ENVELOPE, "# Inception (2010)\n\nBody.")
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("# Inception\n\nNo envelope at all.", "JSON envelope line"),
+        ('{"title": "X", "excerpt": "Y"}\n---\n# X', "invalid"),
+        ('{"title": "", "excerpt": "Y", "tags": []}\n---\n# X', "invalid"),
+        ('```json\n{"title": "X", "excerpt": "Y", "tags": []}\n---\n# X', "fence"),
+        ('{"title": "X", "excerpt": "Y", "tags": []}\n---\n  \n', "no post body"),
+    ],
+)
+def test_parse_post_rejects_bad_envelopes(text: str, complaint: str) -> None:
+    with pytest.raises(InvalidInput, match=complaint):
+        parse_post(text)
+
+
+# --- pool ----------------------------------------------------------------------------------------
+
+
+async def test_pool_caches_per_provider_and_key(fake: FakeAI) -> None:
+    pool = GeneratorPool(base_urls=base_urls(fake.url), timeout_s=5)
+    first = pool.get("openai", "sk-one")
+    assert pool.get("openai", "sk-one") is first
+    assert pool.get("openai", "sk-two") is not first and pool.get("anthropic", "sk-one") is not first
+    assert isinstance(pool.get("offline", None), OfflineGenerator) and len(pool) == 3
+    result = await pool.get("gemini", "sk-pool").generate(request(MODELS["gemini"]), Deltas())
+    assert result.finish is FinishReason.STOP
+    for provider, key in [("openai", None), ("openai", ""), ("mistral", "sk-one")]:
+        with pytest.raises(ProviderError) as caught:
+            pool.get(provider, key)
+        assert caught.value.kind in (FailureKind.AUTH, FailureKind.BAD_REQUEST)
+    await pool.aclose()
+    assert len(pool) == 0
+
+
+async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake: FakeAI) -> None:
+    pool = GeneratorPool(base_urls=base_urls(fake.url), timeout_s=5, max_size=1)
+    busy = pool.get("openai", "sk-busy")
+    evicted: list[TextGenerator] = []
+
+    async def evict_mid_stream(text: str) -> None:
+        if not evicted:
+            evicted.append(pool.get("openai", "sk-other"))  # pushes `busy` out while it streams
+            await asyncio.sleep(0.05)
+
+    result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
+    assert result.finish is FinishReason.STOP  # its client was not closed under it
+    assert pool.get("openai", "sk-busy") is not busy and len(pool) == 1
+    await pool.aclose()
+
+
+# --- the fake itself -----------------------------------------------------------------------------
+
+
+async def test_fake_answers_plain_sdk_calls_without_streaming(fake: FakeAI) -> None:
+    """The fake also serves the non-streaming shapes, which the SDKs parse like the real APIs'."""
+    messages: list[Any] = [{"role": "user", "content": PROMPT}]
+    async with openai.AsyncOpenAI(api_key="sk-plain", base_url=f"{fake.url}/v1", max_retries=0) as client:
+        chat = await client.chat.completions.create(model="gpt-6.2-sol", messages=messages)
+    async with anthropic.AsyncAnthropic(api_key="sk-plain", base_url=fake.url, max_retries=0) as client:
+        message = await client.messages.create(model="claude-sonnet-5-5", max_tokens=100, messages=messages)
+    gemini = genai.Client(api_key="sk-plain", http_options=types.HttpOptions(base_url=fake.url))
+    content = await gemini.aio.models.generate_content(model="gemini-3.8-flash", contents=PROMPT)
+    await gemini.aio.aclose()
+    gemini.close()
+
+    block = message.content[0]
+    texts = [chat.choices[0].message.content, block.text if block.type == "text" else "", content.text]
+    assert all(parse_post(text or "")[0].title.startswith("Inception (2010)") for text in texts)
+    assert (
+        chat.usage is not None
+        and chat.usage.completion_tokens == message.usage.output_tokens == OUTPUT_TOKENS
+    )

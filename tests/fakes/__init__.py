@@ -1,0 +1,1 @@
+"""Local stand-ins for the external APIs, faithful to their wire formats, for tests and benchmarks."""
