@@ -33,6 +33,7 @@ import structlog
 from bullmq import Job, Queue, Worker
 
 from blogqueue.connection import connection_options
+from blogqueue.crypto import generate_key
 from blogqueue.logs import configure_logging
 from blogqueue.queues import QUEUE_NAME
 from blogqueue.settings import Settings
@@ -89,7 +90,8 @@ def wait_for_ping(port: int, process: subprocess.Popen[bytes]) -> None:
 def make_settings(url: str, concurrency: int, log_level: LogLevel) -> Settings:
     return Settings(  # type: ignore[call-arg]
         _env_file=None, redis_url_env=url, queue_prefix=f"b{uuid.uuid4().hex[:10]}", limiter_max=0,
-        worker_concurrency=concurrency, log_level=log_level,
+        worker_concurrency=concurrency, log_level=log_level, encryption_keys=generate_key(),
+        data_dir=Path(tempfile.gettempdir()) / "blogqueue-bench",
     )  # fmt: skip
 
 

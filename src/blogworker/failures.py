@@ -9,7 +9,7 @@ from __future__ import annotations
 from bullmq import DelayedError, UnrecoverableError
 
 from blogqueue.errors import InvalidInput, Misconfigured, NotFound
-from blogworker.context import JobCancelled
+from blogworker.context import SHUTDOWN_REASON, JobCancelled
 from blogworker.providers.base import FailureKind, ProviderError
 
 _PASS_THROUGH: tuple[type[Exception], ...] = (UnrecoverableError, DelayedError)
@@ -36,6 +36,8 @@ def classify(err: Exception) -> Exception:
 
 def is_final(err: Exception, attempt: int, attempts: int) -> bool:
     """Whether this failure ends the job for good (`attempt` counts from 0)."""
+    if isinstance(err, JobCancelled) and str(err) == SHUTDOWN_REASON:
+        return False  # the worker is stopping: the job goes back to the queue
     classified = classify(err)
     if isinstance(classified, DelayedError):
         return False

@@ -1,4 +1,4 @@
-"""Dispatch by job name, and the one place that decides retry versus fail."""
+"""Dispatch by job name; what a failure means is decided in `failures.py`."""
 
 from __future__ import annotations
 

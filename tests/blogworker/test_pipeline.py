@@ -277,3 +277,36 @@ async def test_a_provider_timeout_is_retried_then_fails(
     assert run.posts_failed == 1
     assert job.attemptsMade == 3
     assert job.failedReason == "OpenAI failed or could not be reached (no answer in time)"
+
+
+async def test_a_stopping_worker_hands_a_post_back_without_failing_it(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI, start_worker: Any
+) -> None:
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url, shutdown_grace_s=0.2
+    )
+    pipeline = await open_pipeline(settings)
+    await pipeline.set_key(openai_api_key=GOOD_KEY)
+    worker = start_worker(settings)
+    fake_ai.chunk_delay_s = 0.5
+    try:
+        run_id = await pipeline.start_run("gpt-6.2-sol", 1)
+
+        async def streaming() -> Any:
+            jobs = await pipeline.post_jobs(run_id)
+            return jobs if jobs and isinstance(jobs[0].progress, dict) else None
+
+        await wait_for(streaming, timeout=20)
+        assert await worker.stop() == 0
+        run = await pipeline.run(run_id)
+        (job,) = await pipeline.post_jobs(run_id)
+        assert (run.status, run.posts_failed) == ("running", 0)
+        assert await job.getState() in {"delayed", "waiting"}
+        assert job.attemptsMade == 0
+        assert await pipeline.posts(run_id) == []  # no incomplete draft blocks the title
+    finally:
+        fake_ai.chunk_delay_s = 0.0
+    start_worker(settings)
+    run = await pipeline.wait_finished(run_id, timeout=30)
+    await pipeline.queue.close()
+    assert (run.posts_done, run.posts_failed) == (1, 0)
