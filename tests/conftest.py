@@ -175,7 +175,7 @@ async def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.05
         await asyncio.sleep(interval)
 
 
-async def _create_postgres_database() -> str | None:
+async def create_postgres_database() -> str | None:
     """A fresh database on the PostgreSQL server; None (skip) only where CI did not ask for it."""
     configured = os.environ.get(POSTGRES_URL_ENV)
     url = make_url(configured or DEFAULT_POSTGRES_URL)
@@ -194,7 +194,7 @@ async def _create_postgres_database() -> str | None:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
-async def _drop_postgres_database(url: str) -> None:
+async def drop_postgres_database(url: str) -> None:
     target = make_url(url)
     admin = await asyncpg.connect(target.set(drivername="postgresql", database="postgres").render_as_string(
         hide_password=False), timeout=5)  # fmt: skip
@@ -209,12 +209,12 @@ async def db_settings(
     request: pytest.FixtureRequest, redis_url: str, tmp_path: Path
 ) -> AsyncIterator[Settings]:
     """Settings on a freshly migrated database: a SQLite file, or a new PostgreSQL database."""
-    url = await _create_postgres_database() if request.param == "postgresql" else None
+    url = await create_postgres_database() if request.param == "postgresql" else None
     settings = make_settings(redis_url, tmp_path / "data", database_url_env=url)
     await asyncio.to_thread(db.migrate, settings)
     yield settings
     if url:
-        await _drop_postgres_database(url)
+        await drop_postgres_database(url)
 
 
 @pytest.fixture

@@ -15,7 +15,13 @@ from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType
 from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
-from tests.conftest import spawn_worker, stop_process, wait_for
+from tests.conftest import (
+    create_postgres_database,
+    drop_postgres_database,
+    spawn_worker,
+    stop_process,
+    wait_for,
+)
 from tests.fakes.ai_server import FakeAI, start_fake_ai
 from tests.fakes.tmdb_server import FIRST_ID, FakeTmdb, start_fake_tmdb
 
@@ -35,14 +41,33 @@ def fake_ai() -> Iterator[FakeAI]:
         yield fake
 
 
+@pytest.fixture(autouse=True)
+def _no_gone_titles(fake_tmdb: FakeTmdb) -> None:
+    fake_tmdb.gone_ids.clear()
+
+
 @pytest.fixture
 async def pipeline(
     redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI
 ) -> AsyncIterator[Pipeline]:
-    fake_tmdb.gone_ids.clear()
     opened = await open_pipeline(pipeline_settings(redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url))
     yield opened
     await opened.queue.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def pipeline_on_each_db(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI
+) -> AsyncIterator[Pipeline]:
+    url = await create_postgres_database() if request.param == "postgresql" else None
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url, database_url_env=url
+    )
+    opened = await open_pipeline(settings)
+    yield opened
+    await opened.queue.close()
+    if url:
+        await drop_postgres_database(url)
 
 
 async def _redis_dump(settings: Settings) -> str:
@@ -90,8 +115,9 @@ async def test_offline_runs_need_no_key_and_never_repeat_a_title(
 
 
 async def test_a_run_of_ten_with_one_title_gone_saves_nine_with_their_cost(
-    pipeline: Pipeline, fake_tmdb: FakeTmdb, start_worker: Any
+    pipeline_on_each_db: Pipeline, fake_tmdb: FakeTmdb, start_worker: Any
 ) -> None:
+    pipeline = pipeline_on_each_db
     fake_tmdb.gone_ids.add(FIRST_ID + 2)
     await pipeline.set_key(openai_api_key=GOOD_KEY)
     start_worker(pipeline.settings)
@@ -310,3 +336,23 @@ async def test_a_stopping_worker_hands_a_post_back_without_failing_it(
     run = await pipeline.wait_finished(run_id, timeout=30)
     await pipeline.queue.close()
     assert (run.posts_done, run.posts_failed) == (1, 0)
+
+
+async def test_a_rate_limited_provider_slows_the_other_jobs_too(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI, start_worker: Any
+) -> None:
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url, worker_concurrency=1
+    )
+    pipeline = await open_pipeline(settings)
+    await pipeline.set_key(openai_api_key="sk-proj-x-ratelimit-2")
+    start_worker(settings)
+    run = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 3), timeout=40)
+    jobs = await pipeline.post_jobs(run.id or 0)
+    logs = [(await pipeline.queue.queue.getJobLogs(job.id))["logs"] for job in jobs]
+    await pipeline.queue.close()
+    assert (run.posts_done, run.posts_failed) == (3, 0)
+    held_back = [
+        log for log in logs if any("openai is rate limiting; waiting for it" in line for line in log)
+    ]
+    assert held_back  # a job that never got a 429 itself still waited
