@@ -1,7 +1,7 @@
 """Generation pipeline throughput: posts through one `python -m blogworker` process against fake TMDb
 and AI servers with a fixed latency, next to the raw bullmq Worker on jobs that only sleep that long.
 
-Run: .venv/bin/python bench/pipeline.py [--posts N] [--latency-ms 200] [--concurrency 50].
+Run: .venv/bin/python bench/pipeline.py [--posts N] [--latency-ms 200] [--concurrency 50] [--shared-list].
 Starts and stops its own redis-server, fake servers and worker, with everything in a temp dir.
 """
 
@@ -10,13 +10,11 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
 # Run as a script, bench/ heads sys.path and bench/queue.py would shadow the stdlib `queue`; the
 # repo root takes its place so `bench.queue` and `tests.fakes` import as packages.
-if sys.path and Path(sys.path[0]).resolve() == ROOT / "bench":
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
 import asyncio
@@ -24,18 +22,24 @@ import contextlib
 import math
 import os
 import resource
+import signal
 import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bench.queue import enqueue, redis_server, time_worker
 from bullmq import Job, Worker
 from sqlalchemy import func
 from sqlmodel import col, select
+from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
+from tests.conftest import REPO, stop_process, worker_env
+from tests.fakes.ai_server import start_fake_ai
+from tests.fakes.tmdb_server import start_fake_tmdb
 
-from bench.queue import enqueue, redis_server, time_worker
 from blogqueue import db, runs
 from blogqueue.connection import connection_options
 from blogqueue.logs import configure_logging
@@ -45,18 +49,13 @@ from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source, TitleFilters
-from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
-from tests.conftest import stop_process, worker_env
-from tests.fakes.ai_server import start_fake_ai
-from tests.fakes.tmdb_server import start_fake_tmdb
 
 MODEL = "gpt-6.2-sol"
-LAST_YEAR = 2025  # the fake's release years run 1950-2025
 USER_KEY = "sk-proj-BENCHKEY-1234567890"
-RUN_TIMEOUT_S = 600.0
+LAST_YEAR = 2025  # the fake's release years run 1950-2025, ~110 listable titles a year and media type
+STALL_TIMEOUT_S = 60.0  # give up when no run has moved for this long (e.g. its plan job failed)
 TARGET_RATIO = 0.95
 TARGET_RSS_MB = 150.0
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -67,21 +66,21 @@ class Outcome:
     failed: int
     wall_s: float
     first_post_s: float
-    steady_rate: float | None
+    steady_rate: float
     cpu_s: float
-    peak_rss_mb: float
     ready_rss_mb: float
+    peak_rss_mb: float
     bench_cpu_s: float
 
 
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc (fields 14 and 15, counted after the `comm` field)."""
+    """utime + stime from /proc/<pid>/stat (fields 14 and 15; `comm` may hold spaces, so split after it)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int, field: str) -> float:
-    """A /proc/<pid>/status memory line: VmHWM is the peak RSS, VmRSS the current one."""
+    """A /proc/<pid>/status line: VmHWM is the peak RSS, VmRSS the current one."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
@@ -93,19 +92,24 @@ def self_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def naive(moment: datetime) -> datetime:
+    """UTC without tzinfo: SQLite hands timestamps back naive."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def worker_died(log_path: Path, why: str) -> SystemExit:
+    return SystemExit(f"{why}; worker log tail:\n{log_path.read_text()[-2000:]}")
+
+
 def spawn_worker(settings: Settings, ai_url: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """Its own session, so a Ctrl-C reaches only us and we stop it in order."""
-    env = worker_env(
-        settings,
-        BLOGQUEUE_WORKER_CONCURRENCY=str(settings.worker_concurrency),
-        BLOGQUEUE_LOG_LEVEL=settings.log_level,
-        BLOGQUEUE_SHUTDOWN_GRACE_S="5",
-        TMDB_API_KEY=settings.tmdb_api_key.get_secret_value() if settings.tmdb_api_key else "",
-        TMDB_BASE_URL=settings.tmdb_base_url,
-        OPENAI_BASE_URL=f"{ai_url}/v1",
-    )
+    """In its own session, so a Ctrl-C reaches only us and we stop it before the servers it uses."""
+    tmdb_key = settings.tmdb_api_key.get_secret_value() if settings.tmdb_api_key else ""
+    env = worker_env(settings, BLOGQUEUE_WORKER_CONCURRENCY=str(settings.worker_concurrency),
+                     BLOGQUEUE_LOG_LEVEL=settings.log_level, BLOGQUEUE_SHUTDOWN_GRACE_S="5",
+                     TMDB_API_KEY=tmdb_key, TMDB_BASE_URL=settings.tmdb_base_url,
+                     OPENAI_BASE_URL=f"{ai_url}/v1")  # fmt: skip
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "blogworker"], env=env, cwd=ROOT, stdout=log,
+        return subprocess.Popen([sys.executable, "-m", "blogworker"], env=env, cwd=REPO, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
 
@@ -113,82 +117,74 @@ async def wait_ready(pipeline: Pipeline, worker: subprocess.Popen[bytes], log_pa
     deadline = time.monotonic() + 30
     while await pipeline.queue.live_workers() < 1:
         if worker.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the worker did not start:\n{log_path.read_text()[-2000:]}")
+            raise worker_died(log_path, "the worker did not start")
         await asyncio.sleep(0.05)
 
 
 def specs(posts: int, shared_list: bool) -> list[RunSpec]:
-    """Runs of at most MAX_POSTS_PER_RUN, alternating movies and TV, each on its own release year
-    (the fake has ~110 titles a year and media type) unless they all share /popular and race for it."""
+    """Runs of at most MAX_POSTS_PER_RUN, alternating movies and TV, each planning from its own release
+    year so N posts are really planned; with `shared_list` all plan from /popular and race for titles."""
     count = math.ceil(posts / runs.MAX_POSTS_PER_RUN)
     sizes = [runs.MAX_POSTS_PER_RUN] * (count - 1) + [posts - runs.MAX_POSTS_PER_RUN * (count - 1)]
+    years = [LAST_YEAR - i // 2 for i in range(count)]
+    filters = [TitleFilters() if shared_list else TitleFilters(year_from=y, year_to=y) for y in years]
     media = (MediaType.MOVIE, MediaType.TV)
-    years = [TitleFilters() if shared_list else TitleFilters(year_from=LAST_YEAR - i // 2, year_to=LAST_YEAR - i // 2)
-             for i in range(count)]  # fmt: skip
-    return [RunSpec(model=MODEL, source=Source.POPULAR, media_type=media[i % 2], count=size, filters=years[i])
-            for i, size in enumerate(sizes)]  # fmt: skip
+    return [RunSpec(model=MODEL, source=Source.POPULAR, media_type=media[i % 2], count=n, filters=filters[i])
+            for i, n in enumerate(sizes)]  # fmt: skip
 
 
-async def measure_pipeline(
-    pipeline: Pipeline, spec_list: list[RunSpec], worker: subprocess.Popen[bytes], log_path: Path
-) -> Outcome:
+async def run_until_finished(
+    pipeline: Pipeline, spec_list: Sequence[RunSpec], worker: subprocess.Popen[bytes], log_path: Path
+) -> tuple[datetime, list[GenerationRun], tuple[datetime | None, datetime | None]]:
+    """Create the runs, poll until every one is finished; the start time, the runs, first and last post."""
     engine = db.create_engine(pipeline.settings)
     sessions = db.session_factory(engine)
     try:
-        cpu_before, bench_before = cpu_seconds(worker.pid), self_cpu_seconds()
-        ready_rss_mb = memory_mb(worker.pid, "VmRSS")
         started = datetime.now(UTC)
         async with sessions() as session:
             registry = load_registry()
-            created = [await runs.create_run(session, pipeline.queue, registry, pipeline.user_id, spec)
-                       for spec in spec_list]  # fmt: skip
-        ids = [run.id for run in created]
-        deadline = time.monotonic() + RUN_TIMEOUT_S
+            ids = [(await runs.create_run(session, pipeline.queue, registry, pipeline.user_id, spec)).id
+                   for spec in spec_list]  # fmt: skip
+        in_runs, progress, moved = col(GenerationRun.id).in_(ids), "", time.monotonic()
         while True:
             async with sessions() as session:
-                found = (
-                    await session.exec(select(GenerationRun).where(col(GenerationRun.id).in_(ids)))
-                ).all()
+                found = list((await session.exec(select(GenerationRun).where(in_runs))).all())
             if all(run.status in runs.FINISHED for run in found):
                 break
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(
-                    f"runs unfinished ({[r.status for r in found]}):\n{log_path.read_text()[-2000:]}"
-                )
+            if (now := str([(r.status, r.posts_done + r.posts_failed) for r in found])) != progress:
+                progress, moved = now, time.monotonic()
+            if worker.poll() is not None or time.monotonic() - moved > STALL_TIMEOUT_S:
+                raise worker_died(log_path, f"runs stuck at (status, posts finished) {progress}")
             await asyncio.sleep(0.05)
-        cpu_s, bench_cpu_s = cpu_seconds(worker.pid) - cpu_before, self_cpu_seconds() - bench_before
         async with sessions() as session:
-            first, last = (
-                await session.exec(select(func.min(BlogPost.created_at), func.max(BlogPost.created_at)))
-            ).one()
+            created = col(BlogPost.created_at)
+            span = (await session.exec(select(func.min(created), func.max(created)))).one()
+        return started, found, span
     finally:
         await engine.dispose()
-    finished = max(naive(run.finished_at) for run in found if run.finished_at)
+
+
+async def measure_pipeline(
+    pipeline: Pipeline, spec_list: Sequence[RunSpec], worker: subprocess.Popen[bytes], log_path: Path
+) -> Outcome:
+    cpu_before, bench_before = cpu_seconds(worker.pid), self_cpu_seconds()
+    ready_rss_mb = memory_mb(worker.pid, "VmRSS")
+    started, found, (first, last) = await run_until_finished(pipeline, spec_list, worker, log_path)
+    cpu_s, bench_cpu_s = cpu_seconds(worker.pid) - cpu_before, self_cpu_seconds() - bench_before
     done = sum(run.posts_done for run in found)
+    finished = max(naive(run.finished_at) for run in found if run.finished_at)
+    first_post_s = (naive(first) - naive(started)).total_seconds() if first else math.nan
     spread = (naive(last) - naive(first)).total_seconds() if first and last else 0.0
     return Outcome(
-        requested=sum(run.requested for run in found),
-        planned=sum(run.planned for run in found),
-        posts=done,
-        failed=sum(run.posts_failed for run in found),
-        wall_s=(finished - naive(started)).total_seconds(),
-        first_post_s=(naive(first) - naive(started)).total_seconds() if first else math.nan,
-        steady_rate=(done - 1) / spread if spread > 0 else None,
-        cpu_s=cpu_s,
-        peak_rss_mb=memory_mb(worker.pid, "VmHWM"),
-        ready_rss_mb=ready_rss_mb,
-        bench_cpu_s=bench_cpu_s,
-    )
-
-
-def naive(moment: datetime | None) -> datetime:
-    """UTC without tzinfo: SQLite hands timestamps back naive."""
-    assert moment is not None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+        requested=sum(run.requested for run in found), planned=sum(run.planned for run in found), posts=done,
+        failed=sum(run.posts_failed for run in found), wall_s=(finished - naive(started)).total_seconds(),
+        first_post_s=first_post_s, steady_rate=(done - 1) / spread if spread > 0 else math.nan, cpu_s=cpu_s,
+        ready_rss_mb=ready_rss_mb, peak_rss_mb=memory_mb(worker.pid, "VmHWM"), bench_cpu_s=bench_cpu_s,
+    )  # fmt: skip
 
 
 async def measure_baseline(settings: Settings, jobs: int, latency_s: float) -> float:
-    """Jobs/s of the raw bullmq Worker on jobs that only sleep for the provider latency."""
+    """Jobs/s of the raw bullmq Worker, in this process, on jobs that only sleep for the provider latency."""
 
     async def sleep(_job: Job, _token: str) -> None:
         await asyncio.sleep(latency_s)
@@ -202,35 +198,30 @@ async def measure_baseline(settings: Settings, jobs: int, latency_s: float) -> f
 
 def report(out: Outcome, baseline: float, concurrency: int, latency_s: float) -> None:
     ideal = concurrency / latency_s
-    rate = out.posts / out.wall_s
-    steady = f"{out.steady_rate:.1f} posts/s ({out.steady_rate / ideal:.1%})" if out.steady_rate else "n/a"
-    print(
-        f"\nposts            {out.posts} written, {out.failed} failed ({out.planned} of {out.requested} planned)"
-    )
-    print(f"wall time        {out.wall_s:.2f} s (runs created -> last run completed)")
-    print(f"first post after {out.first_post_s:.2f} s (planning warm-up)")
-    print(f"posts/s          {rate:.1f}  (steady, after the first post: {steady})")
-    print(
-        f"ideal            {ideal:.0f} posts/s = concurrency {concurrency} / latency {latency_s * 1000:.0f} ms"
-    )
-    print(f"ratio            {rate / ideal:.1%} of ideal")
-    print(
-        f"worker CPU       {out.cpu_s * 1000 / max(out.posts, 1):.1f} ms/post ({out.cpu_s / out.wall_s:.0%} of a core)"
-    )
-    print(f"worker peak RSS  {out.peak_rss_mb:.0f} MB ({out.ready_rss_mb:.0f} MB when ready, before any job)")
-    print(
-        f"bench process    {out.bench_cpu_s / out.wall_s:.0%} of a core (fake TMDb + fake AI threads, poller)"
-    )
-    print(f"raw bullmq       {baseline:.1f} jobs/s on sleep-only jobs ({baseline / ideal:.1%} of ideal)\n")
-    ratio = rate / ideal
-    missed = f"MISSED by {TARGET_RATIO - ratio:.1%} points" if ratio < TARGET_RATIO else "met"
-    print(f"throughput >= {TARGET_RATIO:.0%} of ideal: {missed}")
-    over = out.peak_rss_mb - TARGET_RSS_MB
+    rate, cpu_ms = out.posts / out.wall_s, out.cpu_s * 1000 / max(out.posts, 1)
+    rows = {
+        "posts": f"{out.posts} written, {out.failed} failed ({out.planned} of {out.requested} planned)",
+        "wall time": f"{out.wall_s:.2f} s (runs created -> last run completed)",
+        "first post": f"after {out.first_post_s:.2f} s (planning warm-up)",
+        "posts/s": f"{rate:.1f}  (steady, from the first post on: {out.steady_rate:.1f})",
+        "ideal": f"{ideal:.0f} posts/s = concurrency {concurrency} / latency {latency_s * 1000:.0f} ms",
+        "ratio": f"{rate / ideal:.1%} of ideal  (steady: {out.steady_rate / ideal:.1%})",
+        "worker CPU": f"{cpu_ms:.1f} ms/post, {out.cpu_s / out.wall_s:.0%} of a core",
+        "worker RSS": f"{out.peak_rss_mb:.0f} MB peak ({out.ready_rss_mb:.0f} MB when ready, before any job)",
+        "bench process": f"{out.bench_cpu_s / out.wall_s:.0%} of a core (fake TMDb and AI threads, poller)",
+        "raw bullmq": f"{baseline:.1f} jobs/s on sleep-only jobs ({baseline / ideal:.1%} of ideal)",
+    }  # fmt: skip
+    print()
+    for label, value in rows.items():
+        print(f"{label:<14} {value}")
+    ratio, over = rate / ideal, out.peak_rss_mb - TARGET_RSS_MB
+    short = f"MISSED by {(TARGET_RATIO - ratio) * 100:.1f} points" if ratio < TARGET_RATIO else "met"
+    print(f"\nthroughput >= {TARGET_RATIO:.0%} of ideal: {short}")
     print(f"peak RSS <= {TARGET_RSS_MB:.0f} MB: " + (f"MISSED by {over:.0f} MB" if over > 0 else "met"))
 
 
 async def bench(
-    settings: Settings, ai_url: str, spec_list: list[RunSpec], latency_s: float, log_path: Path
+    settings: Settings, ai_url: str, spec_list: Sequence[RunSpec], latency_s: float, log_path: Path
 ) -> None:
     posts = sum(spec.count for spec in spec_list)
     pipeline = await open_pipeline(settings)
@@ -241,7 +232,7 @@ async def bench(
         baseline = await measure_baseline(settings, posts, latency_s)
         worker = spawn_worker(settings, ai_url, log_path)
         await wait_ready(pipeline, worker, log_path)
-        print(f"pipeline: {posts} posts through one worker process...", file=sys.stderr)
+        print(f"pipeline: {posts} posts in {len(spec_list)} runs, one worker process...", file=sys.stderr)
         outcome = await measure_pipeline(pipeline, spec_list, worker, log_path)
     finally:
         if worker is not None:
@@ -255,17 +246,17 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=1_000, help="posts in total (default 1000)")
     parser.add_argument("--latency-ms", type=float, default=200, help="fake AI latency (default 200)")
     parser.add_argument("--concurrency", type=int, default=50, help="worker concurrency (default 50)")
-    parser.add_argument("--shared-list", action="store_true",
-                        help="every run plans from the same /popular list (they race for titles)")  # fmt: skip
+    parser.add_argument("--shared-list", action="store_true", help="all runs race for titles on /popular")
     args = parser.parse_args()
     latency_s = args.latency_ms / 1000
-    with contextlib.ExitStack() as stack:
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a `kill` cleans up as Ctrl-C does
+    with contextlib.ExitStack() as stack:  # unwinds in reverse: worker (in bench), fakes, temp dir, redis
         url = stack.enter_context(redis_server())
         temp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pipeline-")))
         tmdb = stack.enter_context(start_fake_tmdb())
         ai = stack.enter_context(start_fake_ai(latency_s=latency_s))
-        settings = pipeline_settings(url, temp / "data", tmdb.url, ai.url, worker_concurrency=args.concurrency,
-                                     log_level="warning")  # fmt: skip
+        settings = pipeline_settings(url, temp / "data", tmdb.url, ai.url,
+                                     worker_concurrency=args.concurrency, log_level="warning")  # fmt: skip
         configure_logging(settings)
         print(f"redis {url}, fake AI latency {args.latency_ms:.0f} ms, c={args.concurrency}", file=sys.stderr)
         spec_list = specs(args.posts, args.shared_list)

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 import redis
+import uvicorn
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
@@ -223,3 +225,26 @@ async def sqlite_settings(redis_url: str, tmp_path: Path) -> Settings:
     settings = make_settings(redis_url, tmp_path / "data")
     await asyncio.to_thread(db.migrate, settings)
     return settings
+
+
+@contextlib.contextmanager
+def serve_app(settings: Settings) -> Iterator[str]:
+    """The real API in a real HTTP server (uvicorn, own thread and loop); yields its base URL."""
+    from webapi.app import create_app  # noqa: PLC0415 - only the tests that serve HTTP need it
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the API server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()

@@ -113,6 +113,11 @@ async def update_ai_settings(
     log.info("ai_settings_updated", user_id=user.id, fields=changed)
 
 
+async def has_key(session: AsyncSession, settings: Settings, user_id: int, provider: Provider) -> bool:
+    """Whether a key would be found for the provider, without decrypting anything."""
+    return provider in await _stored_keys(session, user_id) or settings.server_key(provider) is not None
+
+
 async def resolve_key(
     session: AsyncSession, cipher: KeyCipher, settings: Settings, user_id: int, provider: Provider
 ) -> str | None:

@@ -9,6 +9,8 @@ import sys
 import msgspec
 from pydantic import ValidationError
 
+from blogqueue.client import COMMANDS as CLIENT_COMMANDS
+from blogqueue.client import client_command
 from blogqueue.doctor import diagnose, render
 from blogqueue.errors import BlogQueueError
 from blogqueue.logs import configure_logging
@@ -45,7 +47,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     key_actions.add_parser("generate", help="print a new key for BLOGQUEUE_ENCRYPTION_KEYS")
     key_actions.add_parser("rotate", help="re-encrypt every stored provider key with the newest ring key")
+    _client_parsers(commands)
     return parser
+
+
+def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The commands that drive a running API over HTTP (blogqueue.client)."""
+    login = commands.add_parser("login", help="sign in to the API and save the token for the commands below")
+    login.add_argument("--email", required=True)
+    login.add_argument("--password", help="the password (omit to be prompted, or pipe it on stdin)")
+    generate = commands.add_parser("generate", help="start a generation run; --wait follows it live")
+    generate.add_argument("--source", default="popular", help="popular, top_rated, trending, discover, ...")
+    generate.add_argument("--media", default="movie", help="movie or tv")
+    generate.add_argument("--count", type=int, default=5, help="posts to write (per tick when continuous)")
+    generate.add_argument("--model", help="a model id (default: your preferred one); 'offline' needs no key")
+    generate.add_argument("--min-rating", type=float, metavar="R")
+    generate.add_argument("--year-from", type=int, metavar="YEAR")
+    generate.add_argument("--year-to", type=int, metavar="YEAR")
+    generate.add_argument("--adult", action="store_true", help="include adult titles")
+    generate.add_argument(
+        "--budget", type=float, metavar="USD", help="stop the run once it has cost this much"
+    )
+    generate.add_argument(
+        "--continuous", action="store_true", help="plan more posts on a schedule until stopped"
+    )
+    generate.add_argument("--every", type=int, metavar="MINUTES", help="a continuous run's interval")
+    generate.add_argument("--cron", metavar="PATTERN", help="a continuous run's cron schedule")
+    generate.add_argument(
+        "--wait", action="store_true", help="show live progress (Ctrl-C leaves the run running)"
+    )
+    stop = commands.add_parser("stop", help="stop a run (without --run: all your active runs)")
+    status = commands.add_parser("status", help="your active and recent runs, and the queue's job counts")
+    status.add_argument("--json", action="store_true", help="print the API's answer as it is")
+    for command in (stop, status):
+        command.add_argument("--run", type=int, metavar="ID")
+    for command in (login, generate, stop, status):
+        command.add_argument("--url", help="the API's address (default http://BLOGQUEUE_HOST:BLOGQUEUE_PORT)")
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -57,6 +94,8 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return asyncio.run(users_command(settings, args))
     if args.command == "keys":
         return asyncio.run(keys_command(settings, args))
+    if args.command in CLIENT_COMMANDS:
+        return client_command(settings, args)
     report = asyncio.run(diagnose(settings))
     print(msgspec.json.encode(report).decode() if args.json else render(report))
     return 0 if report.ok else 1

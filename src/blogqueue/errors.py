@@ -26,7 +26,13 @@ class BlogQueueError(Exception):
 
 
 class InvalidInput(BlogQueueError):
-    """Input failed validation; nothing was stored or enqueued."""
+    """Input failed validation; nothing was stored or enqueued. `errors` lists every bad field."""
+
+    def __init__(
+        self, message: str, *, field: str | None = None, errors: list[tuple[str, str]] | None = None
+    ) -> None:
+        super().__init__(message, field=field)
+        self.errors = errors or ([(field, message)] if field else [])
 
 
 class InvalidJob(InvalidInput):

@@ -136,17 +136,45 @@ class JobQueue:
         job = await self.queue.add(name.value, data, opts)
         return str(job.id)
 
-    async def enqueue_many(self, jobs: Sequence[tuple[JobName, JobPayload, str]]) -> list[str]:
-        """Add jobs with the given ids in one round trip (re-adding an existing id is a no-op)."""
+    async def enqueue_many(self, jobs: Sequence[tuple[JobName, JobPayload, str, int | None]]) -> list[str]:
+        """Add jobs (name, payload, id, priority) in one round trip; re-adding an existing id is a no-op."""
         bulk: list[dict[str, Any]] = []
-        for name, payload, job_id in jobs:
+        for name, payload, job_id, priority in jobs:
             data = encode_payload(payload)
             ensure_json_safe(data)
-            bulk.append({"name": name.value, "data": data, "opts": job_options(job_id=job_id)})
-        for _, payload, job_id in jobs:
+            bulk.append(
+                {"name": name.value, "data": data, "opts": job_options(job_id=job_id, priority=priority)}
+            )
+        for _, payload, job_id, _ in jobs:
             await self.redis.zadd(self.keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
         added = await self.queue.addBulk(bulk)
         return [str(job.id) for job in added]
+
+    async def schedule(
+        self,
+        scheduler_id: str,
+        name: JobName,
+        payload: JobPayload,
+        *,
+        every_ms: int = 0,
+        cron: str | None = None,
+    ) -> str:
+        """A BullMQ job scheduler that adds `name` jobs every `every_ms` or on `cron`, until removed."""
+        data = encode_payload(payload)
+        ensure_json_safe(data)
+        repeat: dict[str, Any] = {"pattern": cron} if cron else {"every": every_ms}
+        opts = job_options(job_id="scheduled")
+        del opts["jobId"]  # the scheduler names its jobs itself
+        await self.queue.upsertJobScheduler(scheduler_id, repeat, name.value, data, opts)
+        return scheduler_id
+
+    async def next_tick(self, scheduler_id: str) -> int | None:
+        """When a scheduler adds its next job (epoch ms); None if there is no such scheduler."""
+        # bullmq 3.4.4's getJobScheduler raises on a missing scheduler instead of returning None.
+        if not await self.queue.isJobScheduler(scheduler_id):
+            return None
+        record = await self.queue.getJobScheduler(scheduler_id)
+        return int(record["next"]) if record and record.get("next") else None
 
     async def reserve_job_id(self, user_id: str) -> str:
         """`blog-gen-<user>-<ms>`, unique: a second add with the same id would be silently dropped."""

@@ -63,6 +63,11 @@ class RunStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class RunMode(StrEnum):
+    BATCH = "batch"  # one set of N posts
+    CONTINUOUS = "continuous"  # a BullMQ job scheduler plans N more posts every tick until stopped
+
+
 class PostStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -81,6 +86,11 @@ class GenerationRun(SQLModel, table=True):
     requested: int
     filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     trending_window: str = Field(default="week", max_length=8)
+    mode: str = Field(default=RunMode.BATCH.value, max_length=16)
+    interval_minutes: int | None = None  # continuous: every N minutes...
+    cron: str | None = Field(default=None, max_length=100)  # ...or on a cron pattern
+    budget_usd: float | None = None  # stop the run once its cost reaches this
+    priority: int | None = None
     status: str = Field(default=RunStatus.PLANNING.value, max_length=16, index=True)
     plan_job_id: str | None = Field(default=None, max_length=200)
     planned: int = 0  # titles found and queued

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Protocol
 
-from sqlalchemy import func
+import msgspec
+from sqlalchemy import ColumnElement, func, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import runs
-from blogqueue.errors import Conflict
-from blogqueue.models import BlogPost, UsageRecord
+from blogqueue.errors import Conflict, Forbidden, NotFound
+from blogqueue.models import BlogPost, PostStatus, UsageRecord, utcnow
+from blogqueue.titles import MediaType, Source
 
 MAX_SLUG_LENGTH = 80
 _SLUG_ATTEMPTS = 20
@@ -77,3 +80,90 @@ async def save_post(session: AsyncSession, post: BlogPost) -> BlogPost:
         await session.refresh(post)
         return post
     raise Conflict(f"no free slug for {base!r}")
+
+
+class Viewer(Protocol):
+    """Who is asking; webapi's CurrentUser is one."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def is_admin(self) -> bool: ...
+
+
+class PostFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """Each field is a BlogPost column; a field left None does not filter."""
+
+    status: PostStatus | None = None
+    media_type: MediaType | None = None
+    source: Source | None = None
+    model: str | None = None
+    run_id: int | None = None
+    user_id: int | None = None  # narrows what the viewer may see, never widens it
+
+
+def _visible_to(viewer: Viewer) -> list[ColumnElement[bool]]:
+    if viewer.is_admin:
+        return []
+    return [or_(col(BlogPost.user_id) == viewer.id, col(BlogPost.status) == PostStatus.PUBLISHED.value)]
+
+
+def _matching(filters: PostFilters) -> list[ColumnElement[bool]]:
+    wanted: dict[str, object] = msgspec.to_builtins(filters)  # enums become their plain values
+    return [getattr(BlogPost, name) == value for name, value in wanted.items() if value is not None]
+
+
+async def list_posts(
+    session: AsyncSession, viewer: Viewer, filters: PostFilters, *, page: int, page_size: int
+) -> tuple[list[BlogPost], int]:
+    """One page of the posts the viewer may see, newest first, and how many match in all."""
+    where = [*_visible_to(viewer), *_matching(filters)]
+    total = (await session.exec(select(func.count()).select_from(BlogPost).where(*where))).one()
+    query = (
+        select(BlogPost)
+        .where(*where)
+        .order_by(col(BlogPost.created_at).desc(), col(BlogPost.id).desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list((await session.exec(query)).all()), total
+
+
+async def get_visible_post(session: AsyncSession, viewer: Viewer, slug: str) -> BlogPost:
+    """The post, if the viewer may see it; NotFound alike whether it is missing or someone's draft."""
+    query = select(BlogPost).where(BlogPost.slug == slug, *_visible_to(viewer))
+    post = (await session.exec(query)).first()
+    if post is None:
+        raise NotFound(f"post {slug!r} does not exist")
+    return post
+
+
+async def _editable_post(session: AsyncSession, viewer: Viewer, slug: str) -> BlogPost:
+    post = await get_visible_post(session, viewer, slug)
+    if post.user_id != viewer.id and not viewer.is_admin:
+        raise Forbidden("only the post's author or an admin may change it")
+    return post
+
+
+async def set_post_status(session: AsyncSession, viewer: Viewer, slug: str, status: PostStatus) -> BlogPost:
+    """Publish or unpublish; publishing again keeps the first publication time."""
+    post = await _editable_post(session, viewer, slug)
+    if status is PostStatus.PUBLISHED and post.incomplete:
+        raise Conflict("this draft is incomplete (its generation was cut short) and cannot be published")
+    if post.status != status.value:
+        post.status = status.value
+        post.published_at = utcnow() if status is PostStatus.PUBLISHED else None
+        post.updated_at = utcnow()
+        session.add(post)
+        await session.commit()
+        await session.refresh(post)
+    return post
+
+
+async def delete_post(session: AsyncSession, viewer: Viewer, slug: str) -> None:
+    """Delete the post and its title's claim in one transaction, so a later run may pick the title."""
+    post = await _editable_post(session, viewer, slug)
+    await runs.release(session, post.media_type, post.tmdb_id)
+    await session.delete(post)
+    await session.commit()

@@ -119,6 +119,14 @@ class Keys:
     def user_jobs(self, user_id: str) -> str:
         return f"{self.base}:user-jobs:{user_id}"
 
+    def run_jobs(self, run_id: int) -> str:
+        """Every job id of a run (planning and posts), so a stop can find them."""
+        return f"{self.base}:run-jobs:{run_id}"
+
+    def queued_posts(self, user_id: str) -> str:
+        """How many post jobs of a user wait to start: the basis of fair priorities."""
+        return f"{self.base}:queued-posts:{user_id}"
+
     @property
     def cancel_marks(self) -> str:
         """Hash of job id -> {"reason", "at"} for jobs cancelled while active (or about to be)."""

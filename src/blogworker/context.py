@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from bullmq import DelayedError, Job
 
+from blogqueue.run_events import RunEvent
 from blogqueue.settings import Settings
-from blogworker.reporting import Reporter
+from blogworker.reporting import Reporter, RunReporter
 
 if TYPE_CHECKING:
     from blogworker.services import WorkerServices
@@ -32,6 +33,18 @@ class WorkerContext:
     signal: Any  # bullmq.AbortSignal: aborted by Worker.cancelJob (our cancel bridge) or shutdown
     worker: str = ""
     services: WorkerServices | None = None
+
+    def report_for_run(self, run_id: int, user_id: str) -> None:
+        """From now on, log lines and progress are also published as events of this run."""
+        event = RunEvent(kind="log", run_id=run_id, user_id=user_id, job_id=str(self.job.id))
+        self.reporter = RunReporter(
+            self.reporter, self.svc.job_queue.redis, self.settings.queue_prefix, event
+        )
+
+    async def publish(self, kind: str, message: str = "", **data: Any) -> None:
+        """A run event beyond log and progress: post-saved, post-failed, run-finished."""
+        if isinstance(self.reporter, RunReporter):
+            await self.reporter.publish(kind, message, data)
 
     @property
     def svc(self) -> WorkerServices:

@@ -17,6 +17,7 @@ from bullmq import UnrecoverableError
 
 from blogqueue import posts, runs
 from blogqueue.ai_settings import resolve_key
+from blogqueue.control import stop_run
 from blogqueue.errors import Conflict, InvalidInput, Unavailable
 from blogqueue.models import BlogPost, GenerationRun, PostStatus, Provider, RunStatus, UsageRecord, utcnow
 from blogqueue.payloads import GeneratePost, decode_payload
@@ -68,6 +69,9 @@ class Draft:
 
 async def write_post(ctx: WorkerContext) -> dict[str, Any]:
     payload = decode_payload(ctx.job.data, GeneratePost)
+    ctx.report_for_run(payload.run_id, payload.user_id)
+    if int(ctx.job.attemptsStarted or 0) <= 1:  # first start: it no longer waits in the user's queue
+        await _left_queue(ctx, payload.user_id)
     try:
         return await _write(ctx, payload)
     except Exception as err:
@@ -99,6 +103,12 @@ async def _write(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any]:
     )
     result = await _generate_checked(ctx, run, model, details, svc.generators.get(model.provider, api_key))
     return await _save(ctx, run, model, details, result)
+
+
+async def _left_queue(ctx: WorkerContext, user_id: str) -> None:
+    redis, key = ctx.svc.job_queue.redis, ctx.svc.job_queue.keys.queued_posts(user_id)
+    if await redis.decr(key) < 0:
+        await redis.set(key, 0)
 
 
 async def _api_key(ctx: WorkerContext, model: AiModel, user_id: int) -> str | None:
@@ -250,6 +260,12 @@ async def _record_usage(
                 outcome=outcome,
             ),
         )
+        run_now = await runs.get_run(session, run.id or 0)
+        await session.refresh(run_now)
+        if run_now.budget_usd is not None and run_now.cost_usd >= run_now.budget_usd:
+            reason = f"budget reached: ${run_now.cost_usd:.4f} of ${run_now.budget_usd:.4f} spent"
+            await ctx.reporter.log(reason)
+            await stop_run(session, ctx.svc.job_queue, run_now, reason)
 
 
 async def _new_post(
@@ -291,11 +307,14 @@ async def _save(
             post = await posts.save_post(session, post)
         except Conflict as err:
             raise UnrecoverableError(str(err)) from err
-        await runs.finish_if_done(session, post.run_id or 0)
+        finished = await runs.finish_if_done(session, post.run_id or 0)
     await ctx.reporter.log(
         f"saved as {post.slug} ({post.tokens_in}+{post.tokens_out} tokens, ${post.cost_usd:.4f})"
     )
     await ctx.reporter.progress({"stage": "saved", "chars": len(body)})
+    await ctx.publish("post-saved", post.title, slug=post.slug, tmdbId=post.tmdb_id, tokensIn=post.tokens_in,
+                      tokensOut=post.tokens_out, costUsd=post.cost_usd)  # fmt: skip
+    await _announce_if_finished(ctx, finished)
     return _summary(post)
 
 
@@ -330,7 +349,15 @@ async def _give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) ->
         await runs.bump(session, payload.run_id, posts_failed=1)
         await runs.release(session, payload.media_type, payload.tmdb_id)
         await session.commit()
-        await runs.finish_if_done(session, payload.run_id)
+        finished = await runs.finish_if_done(session, payload.run_id)
+    await ctx.publish("post-failed", str(err), tmdbId=payload.tmdb_id, mediaType=payload.media_type)
+    await _announce_if_finished(ctx, finished)
+
+
+async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
+    if run.status == RunStatus.COMPLETED and run.finished_at is not None:
+        await ctx.publish("run-finished", run.message, status=run.status, postsDone=run.posts_done,
+                          postsFailed=run.posts_failed, costUsd=run.cost_usd)  # fmt: skip
 
 
 def _summary(post: BlogPost) -> dict[str, Any]:

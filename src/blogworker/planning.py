@@ -13,9 +13,9 @@ from typing import Any
 import msgspec
 
 from blogqueue import runs
-from blogqueue.models import GenerationRun, RunStatus
-from blogqueue.payloads import GeneratePost, GenerateRun, decode_payload
-from blogqueue.queues import JobName
+from blogqueue.models import GenerationRun, RunMode, RunStatus
+from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload, decode_payload
+from blogqueue.queues import MAX_PRIORITY, JobName
 from blogqueue.titles import MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
 from blogqueue.tmdb import find_new_titles
 from blogworker.context import WorkerContext
@@ -23,8 +23,13 @@ from blogworker.context import WorkerContext
 PLAN_ROUNDS = 3  # find + claim passes, in case parallel runs claim some candidates first
 
 
-def post_job_id(run: GenerationRun, media_type: str, tmdb_id: int) -> str:
-    return f"{run.plan_job_id}-{media_type}-{tmdb_id}"
+def plan_id(ctx: WorkerContext) -> str:
+    """This planning job's id, usable as a prefix of job ids (scheduler job ids contain ':')."""
+    return str(ctx.job.id).replace(":", "-")
+
+
+def post_job_id(plan: str, media_type: str, tmdb_id: int) -> str:
+    return f"{plan}-{media_type}-{tmdb_id}"
 
 
 async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[str, int]]:
@@ -32,8 +37,10 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[st
     assert run.id is not None
     media_type = MediaType(run.media_type)
     filters = msgspec.convert(run.filters, TitleFilters)
-    async with svc.sessions() as session:
-        claimed = [(c.media_type, c.tmdb_id) for c in await runs.claims_of(session, run.id)]
+    plan = plan_id(ctx)
+    async with svc.sessions() as session:  # a retried planning job reuses what it claimed before
+        mine = [c for c in await runs.claims_of(session, run.id) if c.job_id.startswith(f"{plan}-")]
+    claimed = [(c.media_type, c.tmdb_id) for c in mine]
     for _ in range(PLAN_ROUNDS):
         missing = run.requested - len(claimed)
         if missing <= 0:
@@ -56,7 +63,7 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[st
             break
         async with svc.sessions() as session:
             for title in found:
-                job_id = post_job_id(run, title.media_type, title.tmdb_id)
+                job_id = post_job_id(plan, title.media_type, title.tmdb_id)
                 if await runs.claim(session, title.media_type, title.tmdb_id, run.id, job_id):
                     claimed.append((title.media_type.value, title.tmdb_id))
                     await ctx.reporter.log(
@@ -68,32 +75,50 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[st
 
 async def plan_run(ctx: WorkerContext) -> dict[str, Any]:
     payload = decode_payload(ctx.job.data, GenerateRun)
+    ctx.report_for_run(payload.run_id, payload.user_id)
     svc = ctx.svc
     async with svc.sessions() as session:
         run = await runs.get_run(session, payload.run_id)
+    assert run.id is not None
     if run.status in runs.FINISHED:
         return {"runId": run.id, "planned": 0, "skipped": f"run is {run.status}"}
+    await svc.job_queue.redis.sadd(svc.job_queue.keys.run_jobs(run.id), str(ctx.job.id))
     titles = await _claim_titles(ctx, run)
-    assert run.id is not None
-    jobs = [
-        (
-            JobName.GENERATE_POST,
-            GeneratePost(user_id=payload.user_id, run_id=run.id, tmdb_id=tmdb_id, media_type=media_type),  # type: ignore[arg-type]
-            post_job_id(run, media_type, tmdb_id),
-        )
-        for media_type, tmdb_id in titles
-    ]
+    jobs = await _post_jobs(ctx, run, payload.user_id, titles)
     async with svc.sessions() as session:
         run = await runs.get_run(session, run.id)
-        run.planned = len(jobs)
-        if jobs:
+        continuous = run.mode == RunMode.CONTINUOUS
+        run.planned = run.planned + len(jobs) if continuous else len(jobs)
+        if continuous or jobs:
             await runs.set_status(session, run, RunStatus.RUNNING)
         else:
-            await runs.set_status(
-                session, run, RunStatus.COMPLETED, "no new titles matched: nothing to write"
-            )
+            await runs.set_status(session, run, RunStatus.COMPLETED, "no new titles matched")
+            await ctx.publish("run-finished", run.message, status=run.status, postsDone=0, postsFailed=0)
     if jobs:
+        await svc.job_queue.redis.sadd(svc.job_queue.keys.run_jobs(payload.run_id), *(job[2] for job in jobs))
         await svc.job_queue.enqueue_many(jobs)
     await ctx.reporter.log(f"planned {len(jobs)} of {run.requested} posts")
     await ctx.reporter.progress({"stage": "planned", "planned": len(jobs), "requested": run.requested})
     return {"runId": run.id, "planned": len(jobs)}
+
+
+async def _post_jobs(
+    ctx: WorkerContext, run: GenerationRun, user_id: str, titles: list[tuple[str, int]]
+) -> list[tuple[JobName, JobPayload, str, int | None]]:
+    """One post job per title. Priorities are fair between users: each user's posts are numbered
+    after the posts of theirs still waiting, so a small batch is not stuck behind a big one."""
+    assert run.id is not None
+    if not titles:
+        return []
+    queued = ctx.svc.job_queue.keys.queued_posts(user_id)
+    after = await ctx.svc.job_queue.redis.incrby(queued, len(titles)) - len(titles)
+    base = run.priority or 0
+    return [
+        (
+            JobName.GENERATE_POST,
+            GeneratePost(user_id=user_id, run_id=run.id, tmdb_id=tmdb_id, media_type=media_type),  # type: ignore[arg-type]
+            post_job_id(plan_id(ctx), media_type, tmdb_id),
+            min(MAX_PRIORITY, base + max(after, 0) + index + 1),
+        )
+        for index, (media_type, tmdb_id) in enumerate(titles)
+    ]

@@ -21,8 +21,11 @@ from blogqueue.settings import Settings
 from webapi.auth import Sessions, build_auth
 from webapi.controllers.ai_settings import AiSettingsController
 from webapi.controllers.auth import AuthController
+from webapi.controllers.generate import AutoGenerateController
 from webapi.controllers.health import HealthController
+from webapi.controllers.jobs import JobsController
 from webapi.controllers.models import ModelsController
+from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
 from webapi.errors import EXCEPTION_HANDLERS
 
@@ -61,10 +64,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app = Litestar(
         route_handlers=[
             HealthController,
+            JobsController,
             AuthController,
             AiSettingsController,
             ModelsController,
+            PostsController,
             QueueController,
+            AutoGenerateController,
         ],
         lifespan=[lifespan],
         dependencies={

@@ -46,7 +46,8 @@ def _body(
 
 def blogqueue_error(_: Request[Any, Any, Any], exc: BlogQueueError) -> Response[dict[str, object]]:
     status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
-    details = [{"field": exc.field, "message": exc.message}] if exc.field else None
+    pairs = exc.errors if isinstance(exc, InvalidInput) else [(exc.field, exc.message)] if exc.field else []
+    details = [{"field": field, "message": message} for field, message in pairs] or None
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
     return _body(status, exc.message, details, headers)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 from collections.abc import AsyncIterator, Iterator
@@ -10,10 +11,13 @@ from typing import Any
 
 import pytest
 
+from blogqueue import runs, users
 from blogqueue.connection import redis_client
+from blogqueue.models import RunMode
 from blogqueue.registry import load_registry
+from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
-from blogqueue.titles import MediaType
+from blogqueue.titles import MediaType, Source
 from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
 from tests.conftest import (
     create_postgres_database,
@@ -356,3 +360,91 @@ async def test_a_rate_limited_provider_slows_the_other_jobs_too(
         log for log in logs if any("openai is rate limiting; waiting for it" in line for line in log)
     ]
     assert held_back  # a job that never got a 429 itself still waited
+
+
+async def test_a_run_stops_itself_when_its_budget_is_spent(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, fake_ai: FakeAI, start_worker: Any
+) -> None:
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", fake_tmdb.url, fake_ai.url, worker_concurrency=1
+    )
+    pipeline = await open_pipeline(settings)
+    await pipeline.set_key(openai_api_key=GOOD_KEY)
+    per_post = load_registry().estimate_cost_usd("gpt-6.2-sol", *FAKE_USAGE)
+    start_worker(settings)
+    spec = RunSpec(model="gpt-6.2-sol", source=Source.POPULAR, media_type=MediaType.MOVIE, count=10,
+                   budget_usd=2.5 * per_post)  # fmt: skip
+    created = await pipeline.session_do(
+        lambda session: runs.create_run(session, pipeline.queue, load_registry(), pipeline.user_id, spec)
+    )
+    run = await pipeline.wait_finished(created.id)
+    await asyncio.sleep(1.0)  # nothing more is written after the stop
+    posts = await pipeline.posts(run.id)
+    await pipeline.queue.close()
+    assert run.status == "cancelled"
+    assert run.message.startswith("budget reached")
+    assert len(posts) == 3  # the third call crossed the budget; its post was already written
+    assert run.cost_usd == pytest.approx(3 * per_post)
+
+
+async def test_a_small_batch_is_not_stuck_behind_a_big_one(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, start_worker: Any
+) -> None:
+    with start_fake_ai(latency_s=0.05) as ai:
+        settings = pipeline_settings(
+            redis_url, tmp_path / "data", fake_tmdb.url, ai.url, worker_concurrency=1
+        )
+        big = await open_pipeline(settings)
+        await big.set_key(openai_api_key=GOOD_KEY)
+
+        async def second_user(session: Any) -> int:
+            user = await users.create_user(session, "small@example.com", "password-s")
+            return user.id or 0
+
+        small = Pipeline(settings, big.queue, await big.session_do(second_user))
+        await small.set_key(openai_api_key=GOOD_KEY)
+        start_worker(settings)
+        big_run = await big.start_run("gpt-6.2-sol", 50)
+
+        async def big_planned() -> bool:
+            return (await big.run(big_run)).planned == 50
+
+        await wait_for(big_planned, timeout=20)
+        small_run = await small.start_run("gpt-6.2-sol", 5, MediaType.TV)
+        await small.wait_finished(small_run, timeout=60)
+        await big.wait_finished(big_run, timeout=60)
+        big_jobs = await big.post_jobs(big_run)
+        small_jobs = await small.post_jobs(small_run)
+        await big.queue.close()
+    big_finished = sorted(job.finishedOn for job in big_jobs)
+    assert len(big_finished) == 50 and len(small_jobs) == 5
+    assert max(job.finishedOn for job in small_jobs) < big_finished[10]  # B's 5 beat A's last 40
+
+
+async def test_a_continuous_run_plans_a_new_batch_every_tick_without_repeats(
+    pipeline: Pipeline, start_worker: Any
+) -> None:
+    spec = RunSpec(model="offline", source=Source.POPULAR, media_type=MediaType.MOVIE, count=3,
+                   mode=RunMode.CONTINUOUS, interval_minutes=60)  # fmt: skip
+    created = await pipeline.session_do(
+        lambda session: runs.create_run(session, pipeline.queue, load_registry(), pipeline.user_id, spec)
+    )
+    worker = start_worker(pipeline.settings)
+
+    async def posts_at_least(count: int) -> Any:
+        async def check() -> bool:
+            return len(await pipeline.posts(created.id)) >= count
+
+        return check
+
+    await wait_for(await posts_at_least(3), timeout=30)  # the first tick runs at once
+    assert await worker.stop() == 0  # a worker restart in between changes nothing
+    start_worker(pipeline.settings)
+    (next_tick,) = await pipeline.queue.queue.getJobs(["delayed"])
+    assert next_tick.name == "generate" and next_tick.delay > 0
+    await next_tick.promote()  # the next tick, an hour early
+    await wait_for(await posts_at_least(6), timeout=30)
+    run = await pipeline.run(created.id)
+    posts = await pipeline.posts(created.id)
+    assert (run.status, run.mode, run.planned, run.posts_done) == ("running", "continuous", 6, 6)
+    assert len({post.tmdb_id for post in posts}) == 6

@@ -67,7 +67,7 @@ async def test_queue_metrics_reflect_the_queue(site: Site) -> None:
     assert response.status_code == 200
     body = response.json()
     assert (body["waiting"], body["delayed"], body["active"], body["completed"]) == (1, 1, 0, 0)
-    assert set(body) == {"waiting", "active", "completed", "failed", "delayed", "prioritized", "paused"}
+    assert {"waiting", "active", "completed", "failed", "delayed", "prioritized", "paused"} <= set(body)
 
 
 async def test_errors_are_json_a_person_can_read(settings: Settings) -> None:

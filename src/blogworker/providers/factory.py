@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import importlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
-from blogworker.providers.anthropic_gen import AnthropicGenerator
 from blogworker.providers.base import (
     FailureKind,
     GenerationRequest,
@@ -16,16 +16,24 @@ from blogworker.providers.base import (
     ProviderError,
     TextGenerator,
 )
-from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OfflineGenerator
-from blogworker.providers.openai_gen import OpenAIGenerator
 
 Factory = Callable[..., TextGenerator]
-SDK_GENERATORS: Mapping[str, Factory] = {
-    "openai": OpenAIGenerator,
-    "anthropic": AnthropicGenerator,
-    "gemini": GeminiGenerator,
+# Imported on first use: each SDK costs 15-40 MB of memory, and most workers use one provider.
+SDK_GENERATORS: Mapping[str, str] = {
+    "openai": "blogworker.providers.openai_gen:OpenAIGenerator",
+    "anthropic": "blogworker.providers.anthropic_gen:AnthropicGenerator",
+    "gemini": "blogworker.providers.gemini_gen:GeminiGenerator",
 }
+
+
+def _factory(provider: str) -> Factory | None:
+    path = SDK_GENERATORS.get(provider)
+    if path is None:
+        return None
+    module, name = path.split(":")
+    factory: Factory = getattr(importlib.import_module(module), name)
+    return factory
 
 
 class GeneratorPool:
@@ -49,7 +57,7 @@ class GeneratorPool:
         """The generator for this provider and key; raises ProviderError(AUTH) for a missing key."""
         if provider == OfflineGenerator.provider:
             return self._offline
-        factory = SDK_GENERATORS.get(provider)
+        factory = _factory(provider)
         if factory is None:
             raise ProviderError(
                 FailureKind.BAD_REQUEST, f"unknown AI provider {provider!r}", provider=provider

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from litestar import Controller, get, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 
-from blogqueue.jobqueue import JobQueue, QueueMetrics
+from blogqueue import job_admin
+from blogqueue.job_admin import CleanRequest, CleanResult, QueueReport
+from blogqueue.jobqueue import JobQueue
 from webapi.auth import require_admin
 
 
@@ -14,6 +17,10 @@ class QueueController(Controller):
     tags = ["queue"]
     guards = [require_admin]
 
-    @get("/metrics", summary="Job counts per state (the seed's getQueueMetrics)")
-    async def metrics(self, job_queue: NamedDependency[JobQueue]) -> QueueMetrics:
-        return await job_queue.get_queue_metrics()
+    @get("/metrics", summary="Job counts per state, and last hour's throughput and failure rate")
+    async def metrics(self, job_queue: NamedDependency[JobQueue]) -> QueueReport:
+        return await job_admin.queue_report(job_queue)
+
+    @post("/clean", summary="Remove completed or failed jobs finished more than graceMs ago", status_code=200)
+    async def clean(self, data: JSONBody[CleanRequest], job_queue: NamedDependency[JobQueue]) -> CleanResult:
+        return await job_admin.clean_jobs(job_queue, data)

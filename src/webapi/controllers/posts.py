@@ -1,0 +1,143 @@
+"""Blog posts: list, read, publish, unpublish and delete. Users see their own posts and everyone's
+published ones; admins see all."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue import posts
+from blogqueue.models import BlogPost, PostStatus
+from blogqueue.titles import MediaType, Source
+from webapi.auth import CurrentUser
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+class PostSummary(msgspec.Struct, rename="camel", kw_only=True):
+    id: int
+    slug: str
+    title: str
+    excerpt: str
+    tags: list[str]
+    tmdb_id: int
+    media_type: MediaType
+    poster_url: str | None
+    source: str
+    model: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    status: PostStatus
+    incomplete: bool  # cut short (cancelled, timed out): cannot be published
+    user_id: int
+    run_id: int | None
+    created_at: datetime
+    published_at: datetime | None
+
+
+class Post(PostSummary, kw_only=True):
+    body: str  # markdown
+
+
+WireT = TypeVar("WireT", bound=PostSummary)
+
+
+class PostPage(msgspec.Struct, rename="camel"):
+    items: list[PostSummary]
+    page: int
+    page_size: int
+    total: int  # posts matching the filters, on every page
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _wire(row: BlogPost, schema: type[WireT]) -> WireT:
+    wire = msgspec.convert(row, schema, from_attributes=True)
+    # SQLite hands timestamps back naive (they are stored in UTC); say UTC on the wire, as PostgreSQL does.
+    published_at = None if wire.published_at is None else _utc(wire.published_at)
+    return msgspec.structs.replace(wire, created_at=_utc(wire.created_at), published_at=published_at)
+
+
+def _post(row: BlogPost) -> Post:
+    return _wire(row, Post)
+
+
+def _summary(row: BlogPost) -> PostSummary:
+    return _wire(row, PostSummary)
+
+
+class PostsController(Controller):
+    path = "/api/blog/posts"
+    tags = ["posts"]
+
+    # Arguments carry the wire names: Litestar reports the argument's name, not a query alias, in
+    # validation errors (litestar-org/litestar#4215), and a client must see the name it sent.
+    @get("/", summary="Posts the caller may see, newest first, filtered and paged")
+    async def list_posts(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,  # noqa: N803
+        status: FromQuery[PostStatus | None] = None,
+        mediaType: FromQuery[MediaType | None] = None,  # noqa: N803
+        source: FromQuery[Source | None] = None,
+        model: FromQuery[str | None] = None,
+        runId: FromQuery[int | None] = None,  # noqa: N803
+        userId: Annotated[  # noqa: N803
+            int | None,
+            QueryParameter(description="An author; users still see only published posts of others"),
+        ] = None,
+    ) -> PostPage:
+        filters = posts.PostFilters(
+            status=status, media_type=mediaType, source=source, model=model, run_id=runId, user_id=userId
+        )
+        rows, total = await posts.list_posts(db_session, request.user, filters, page=page, page_size=pageSize)
+        return PostPage([_summary(row) for row in rows], page, pageSize, total)
+
+    @get("/{slug:str}", summary="One post with its markdown body")
+    async def read(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> Post:
+        return _post(await posts.get_visible_post(db_session, request.user, slug))
+
+    @post("/{slug:str}/publish", summary="Publish a complete post (author or admin)", status_code=200)
+    async def publish(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> Post:
+        return _post(await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED))
+
+    @post("/{slug:str}/unpublish", summary="Turn a post back into a draft (author or admin)", status_code=200)
+    async def unpublish(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> Post:
+        return _post(await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT))
+
+    @delete("/{slug:str}", summary="Delete a post and free its title for later runs (author or admin)")
+    async def remove(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> None:
+        await posts.delete_post(db_session, request.user, slug)
