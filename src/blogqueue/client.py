@@ -4,7 +4,6 @@ HTTP API, with live progress read from the API's Server-Sent Events."""
 from __future__ import annotations
 
 import contextlib
-import getpass
 import os
 import re
 import sys
@@ -24,6 +23,7 @@ from blogqueue import errors
 from blogqueue.autogen import AutoGenerateRequest, FiltersIn, RunView, StartedRun
 from blogqueue.control import StopReport
 from blogqueue.jobqueue import QueueMetrics
+from blogqueue.manage import read_password
 from blogqueue.models import RunMode, RunStatus
 from blogqueue.run_events import RunEvent
 from blogqueue.secrets_store import write_private
@@ -205,16 +205,8 @@ class EventFeed:
                 yield event
 
 
-def _password(args: Namespace) -> str:
-    if args.password is not None:
-        return str(args.password)
-    if not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
-    return getpass.getpass("Password: ")
-
-
 def login(settings: Settings, api: Api, args: Namespace, out: Console) -> int:
-    token = api.login(args.email, _password(args))
+    token = api.login(args.email, read_password(args))
     path = settings.secrets_dir / TOKEN_FILE
     path.unlink(missing_ok=True)  # created afresh, so it is 0600 whatever the old file was
     write_private(path, token)

@@ -13,7 +13,8 @@ from blogqueue.models import Role
 from blogqueue.settings import Settings
 
 
-def _password(args: Namespace) -> str:
+def read_password(args: Namespace) -> str:
+    """--password, else a line on stdin when it is not a terminal, else a prompt."""
     if args.password is not None:
         return str(args.password)
     if not sys.stdin.isatty():
@@ -27,7 +28,7 @@ async def users_command(settings: Settings, args: Namespace) -> int:
         async with db.session_factory(engine)() as session:
             if args.action == "create":
                 role = Role.ADMIN if args.admin else Role.USER
-                user = await users.create_user(session, args.email, _password(args), role)
+                user = await users.create_user(session, args.email, read_password(args), role)
                 print(f"created {user.role} {user.email} (id {user.id})")
             elif args.action == "list":
                 for user in await users.list_users(session):
@@ -39,7 +40,7 @@ async def users_command(settings: Settings, args: Namespace) -> int:
                 user = await users.set_disabled(session, args.email, args.action == "disable")
                 print(f"{user.email} is now {'disabled' if user.disabled else 'enabled'}")
             else:
-                user = await users.set_password(session, args.email, _password(args))
+                user = await users.set_password(session, args.email, read_password(args))
                 (settings.secrets_dir / INITIAL_ADMIN_FILE).unlink(missing_ok=True)
                 print(f"password of {user.email} changed")
     finally:
