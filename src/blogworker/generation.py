@@ -260,6 +260,8 @@ async def _record_usage(
                 outcome=outcome,
             ),
         )
+        if run.budget_usd is None:
+            return
         run_now = await runs.get_run(session, run.id or 0)
         await session.refresh(run_now)
         if run_now.budget_usd is not None and run_now.cost_usd >= run_now.budget_usd:
