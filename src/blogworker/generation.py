@@ -14,6 +14,7 @@ import time
 from typing import Any
 
 from bullmq import UnrecoverableError
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import posts, runs
 from blogqueue.ai_settings import resolve_key
@@ -271,10 +272,9 @@ async def _record_usage(
 
 
 async def _new_post(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails
+    session: AsyncSession, ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails
 ) -> BlogPost:
-    async with ctx.svc.sessions() as session:
-        tokens_in, tokens_out, cost = await posts.job_usage(session, str(ctx.job.id))
+    tokens_in, tokens_out, cost = await posts.job_usage(session, str(ctx.job.id))
     year = f" {details.year}" if details.year else ""
     return BlogPost(
         slug=posts.slugify(f"{details.title}{year}"),
@@ -300,11 +300,16 @@ async def _save(
     ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, result: GenerationResult
 ) -> dict[str, Any]:
     envelope, body = parse_post(result.text)
-    post = await _new_post(ctx, run, model, details)
-    post.title, post.excerpt, post.body, post.tags = envelope.title, envelope.excerpt, body, envelope.tags[:8]
-    if ctx.settings.auto_publish:
-        post.status, post.published_at = PostStatus.PUBLISHED.value, utcnow()
     async with ctx.svc.sessions() as session:
+        post = await _new_post(session, ctx, run, model, details)
+        post.title, post.excerpt, post.body, post.tags = (
+            envelope.title,
+            envelope.excerpt,
+            body,
+            envelope.tags[:8],
+        )
+        if ctx.settings.auto_publish:
+            post.status, post.published_at = PostStatus.PUBLISHED.value, utcnow()
         try:
             post = await posts.save_post(session, post)
         except Conflict as err:
@@ -326,7 +331,8 @@ async def _save_incomplete(
     """Keep what was written of a post that was cut short, as an incomplete draft."""
     if not text.strip():
         return
-    post = await _new_post(ctx, run, model, details)
+    async with ctx.svc.sessions() as session:
+        post = await _new_post(session, ctx, run, model, details)
     try:
         envelope, body = parse_post(text)
         post.title, post.excerpt, post.body, post.tags = (
