@@ -53,6 +53,13 @@ ensure_redis_server() {
     die "redis-server is not installed. Install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis) or set REDIS_URL to a running Redis."
 }
 
+ensure_chromium() {
+    # Browser tests drive Debian's Chromium; Playwright's own browser download does not work offline.
+    [ -x /usr/bin/chromium ] && return 0
+    apt_install chromium && return 0
+    die "Chromium is needed for the browser tests: install it (Debian: apt-get install chromium)"
+}
+
 ensure_node_packages() {
     command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm \
         || die "Node.js and npm are needed for the Node interop tests: install them (Debian: apt-get install nodejs npm)"

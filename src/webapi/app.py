@@ -28,6 +28,7 @@ from webapi.controllers.models import ModelsController
 from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
 from webapi.errors import EXCEPTION_HANDLERS
+from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -71,7 +72,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PostsController,
             QueueController,
             AutoGenerateController,
+            *PAGE_HANDLERS,
+            static_files(),
         ],
+        template_config=template_config(),
         lifespan=[lifespan],
         dependencies={
             "settings": Provide(lambda: settings, sync_to_thread=False),

@@ -242,10 +242,11 @@ async def test_a_run_survives_a_killed_worker_with_each_title_posted_once(
         try:
             run_id = await pipeline.start_run("gpt-6.2-sol", 8)
 
-            async def some_saved() -> bool:
-                return len(await pipeline.posts(run_id)) >= 2
+            async def some_saved_and_some_writing() -> bool:
+                active = (await pipeline.queue.get_queue_metrics()).active
+                return len(await pipeline.posts(run_id)) >= 2 and active >= 1
 
-            await wait_for(some_saved, timeout=30)
+            await wait_for(some_saved_and_some_writing, timeout=30, interval=0.02)
             first.send_signal(signal.SIGKILL)  # mid-run: two posts are being written right now
             first.wait()
             second = spawn_worker(settings, tmp_path / "second.log", **env)

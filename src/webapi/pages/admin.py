@@ -1,0 +1,179 @@
+"""The admin pages: server-rendered from the same core calls the API makes; the little JavaScript
+in static/ calls the API for every change (save, start, stop, publish, retry...)."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Redirect, Template
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue import ai_settings, job_admin, posts
+from blogqueue.autogen import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
+from blogqueue.errors import NotFound
+from blogqueue.jobqueue import JobQueue
+from blogqueue.models import PostStatus, User
+from blogqueue.registry import AiModel, ModelRegistry
+from blogqueue.settings import Settings
+from blogqueue.titles import MediaType, Source
+from webapi.auth import CurrentUser
+from webapi.pages.markdown import render_markdown
+from webapi.pages.session import EXCLUDE, AdminsOnly, SignInRequired, page_user
+
+POSTS_PER_PAGE = 20
+JOBS_PER_PAGE = 50
+
+
+def _page(name: str, user: NamedDependency[CurrentUser], **context: Any) -> Template:
+    return Template(template_name=name, context={"user": user, **context})
+
+
+def _to_sign_in(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
+    return Redirect(exc.detail, status_code=303)
+
+
+def _admins_only(request: Request[Any, Any, Any], exc: AdminsOnly) -> Response[Any]:
+    return Template(
+        template_name="message.html",
+        status_code=403,
+        context={"user": None, "title": "Admins only", "message": "These pages are for admins only."},
+    )
+
+
+def _not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+    return Template(
+        template_name="message.html",
+        status_code=404,
+        context={"user": None, "title": "Not found", "message": exc.message},
+    )
+
+
+def model_choices(registry: ModelRegistry) -> list[tuple[str, list[dict[str, Any]]]]:
+    """Models grouped by provider, with what a person needs to pick one: status and price."""
+
+    def choice(model: AiModel) -> dict[str, Any]:
+        price = model.prices[-1]
+        per_post = registry.estimate_cost_usd(model.id, TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS)
+        return {"model": model, "price": price, "per_post": per_post}
+
+    models = sorted(registry.all(), key=lambda model: model.provider)
+    return [
+        (provider, [choice(m) for m in group]) for provider, group in groupby(models, lambda m: m.provider)
+    ]
+
+
+def _enum_or_none(kind: type[Any], value: str | None) -> Any:
+    try:
+        return kind(value) if value else None
+    except ValueError:
+        return None
+
+
+async def _row(db_session: AsyncSession, user: CurrentUser) -> User:
+    row = await db_session.get(User, user.id)
+    if row is None:
+        raise NotFound("this account no longer exists")
+    return row
+
+
+class AdminPages(Controller):
+    path = "/admin"
+    include_in_schema = False
+    opt = EXCLUDE
+    dependencies = {"user": Provide(page_user)}
+    exception_handlers = {SignInRequired: _to_sign_in, AdminsOnly: _admins_only, NotFound: _not_found}
+
+    @get("/settings/ai")
+    async def ai_settings_page(
+        self,
+        user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
+        registry: NamedDependency[ModelRegistry],
+    ) -> Template:
+        view = await ai_settings.get_ai_settings(db_session, settings, await _row(db_session, user))
+        return _page("ai_settings.html", user, view=view, groups=model_choices(registry))
+
+    @get("/blog/auto-generate")
+    async def auto_generate_page(
+        self,
+        user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        registry: NamedDependency[ModelRegistry],
+    ) -> Template:
+        row = await _row(db_session, user)
+        return _page(
+            "auto_generate.html",
+            user,
+            groups=model_choices(registry),
+            preferred=row.preferred_ai_model,
+            sources=list(Source),
+            media_types=list(MediaType),
+        )
+
+    @get("/blog/posts")
+    async def posts_page(
+        self,
+        user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        status: FromQuery[str | None] = None,
+        mediaType: FromQuery[str | None] = None,  # noqa: N803 - the API's query names
+        runId: FromQuery[int | None] = None,  # noqa: N803
+    ) -> Template:
+        filters = posts.PostFilters(
+            status=_enum_or_none(PostStatus, status),
+            media_type=_enum_or_none(MediaType, mediaType),
+            run_id=runId,
+        )
+        rows, total = await posts.list_posts(db_session, user, filters, page=page, page_size=POSTS_PER_PAGE)
+        pages = max(1, -(-total // POSTS_PER_PAGE))
+        return _page(
+            "posts.html",
+            user,
+            posts=rows,
+            total=total,
+            page=page,
+            pages=pages,
+            status=filters.status,
+            media_type=filters.media_type,
+            run_id=runId,
+            statuses=list(PostStatus),
+            media_types=list(MediaType),
+        )
+
+    @get("/blog/posts/{slug:str}")
+    async def post_page(
+        self,
+        user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> Template:
+        post = await posts.get_visible_post(db_session, user, slug)
+        return _page("post.html", user, post=post, body=render_markdown(post.body))
+
+    @get("/queue")
+    async def queue_page(
+        self,
+        user: NamedDependency[CurrentUser],
+        job_queue: NamedDependency[JobQueue],
+        job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
+        page: Annotated[int, QueryParameter(ge=1)] = 1,
+    ) -> Template:
+        chosen = _enum_or_none(job_admin.JobState, job_state) or job_admin.JobState.WAITING
+        report = await job_admin.queue_report(job_queue)
+        jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
+        return _page(
+            "queue.html", user, report=report, jobs=jobs, chosen=chosen, states=list(job_admin.JobState)
+        )
+
+    @get("/queue/jobs/{job_id:str}")
+    async def job_page(
+        self, user: NamedDependency[CurrentUser], job_queue: NamedDependency[JobQueue], job_id: FromPath[str]
+    ) -> Template:
+        job = await job_admin.get_job(job_queue, user, job_id)
+        return _page("job.html", user, job=job)

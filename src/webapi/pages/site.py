@@ -1,0 +1,85 @@
+"""Sign in and out with a plain HTML form; the session is the API's cookie."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromQuery
+from litestar.response import Redirect, Template
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue import users
+from blogqueue.errors import TooManyRequests
+from blogqueue.jobqueue import JobQueue
+from blogqueue.login_throttle import LoginThrottle
+from blogqueue.settings import Settings
+from webapi.auth import SESSION_COOKIE, Sessions
+from webapi.pages.session import EXCLUDE, safe_next, session_token
+
+HOME = "/admin/blog/auto-generate"
+
+
+@dataclass
+class SignInForm:
+    email: str = ""
+    password: str = ""
+    next: str = ""
+
+
+def _form(email: str, target: str, error: str | None, status: int = 200) -> Template:
+    context = {"email": email, "next": target, "error": error, "user": None}
+    return Template(template_name="login.html", context=context, status_code=status)
+
+
+class SiteController(Controller):
+    include_in_schema = False
+    opt = EXCLUDE
+
+    @get("/")
+    async def root(self) -> Redirect:
+        return Redirect(HOME, status_code=303)
+
+    @get("/login")
+    async def login_form(self, next: FromQuery[str | None] = None) -> Template:
+        return _form("", safe_next(next, HOME), None)
+
+    @post("/login", status_code=200)
+    async def login(
+        self,
+        request: Request[Any, Any, Any],
+        data: Annotated[SignInForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+        db_session: NamedDependency[AsyncSession],
+        sessions: NamedDependency[Sessions],
+        throttle: NamedDependency[LoginThrottle],
+    ) -> Template | Redirect:
+        target = safe_next(data.next, HOME)
+        address = request.client.host if request.client else "unknown"
+        try:
+            await throttle.check(data.email, address)
+        except TooManyRequests as err:
+            return _form(data.email, target, err.message, 429)
+        user = await users.authenticate(db_session, data.email, data.password)
+        if user is None:
+            await throttle.failed(data.email, address)
+            return _form(data.email, target, "Wrong email or password, or the account is disabled.", 401)
+        await throttle.succeeded(data.email)
+        cookie = sessions.cookie(sessions.issue(user), secure=request.url.scheme == "https")
+        return Redirect(target, status_code=303, cookies=[cookie])
+
+    @post("/logout", status_code=200)
+    async def logout(
+        self,
+        request: Request[Any, Any, Any],
+        settings: NamedDependency[Settings],
+        job_queue: NamedDependency[JobQueue],
+    ) -> Redirect:
+        token = await session_token(request, settings)
+        if token is not None:
+            await Sessions.revoke(job_queue, token)
+        response = Redirect("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response

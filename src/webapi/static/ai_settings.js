@@ -1,0 +1,56 @@
+"use strict";
+(() => {
+  const form = document.getElementById("settings-form");
+  const message = document.getElementById("settings-message");
+  const providers = ["gemini", "openai", "anthropic"];
+  const pendingRemoval = new Set();
+
+  function render(view) {
+    document.getElementById("preferred-model").value = view.preferredAiModel;
+    for (const provider of providers) {
+      const key = view.providers[provider] || { configured: false };
+      const status = document.getElementById(provider + "-status");
+      const server = view.serverKeys && view.serverKeys[provider] ? " (server key in use)" : "";
+      status.textContent = key.configured ? "configured · …" + key.last4 : "not configured" + server;
+      document.getElementById("remove-" + provider + "-key").hidden = !key.configured;
+      const input = document.getElementById(provider + "-key");
+      input.value = "";
+      input.placeholder = key.configured ? "enter a new key to replace it" : "paste a key";
+    }
+    pendingRemoval.clear();
+  }
+
+  function update() {
+    const body = { preferredAiModel: document.getElementById("preferred-model").value };
+    for (const provider of providers) {
+      const value = document.getElementById(provider + "-key").value;
+      if (value !== "") body[provider + "ApiKey"] = value;
+      else if (pendingRemoval.has(provider)) body[provider + "ApiKey"] = null;
+    }
+    return body;
+  }
+
+  async function save(body, done) {
+    bq.clearErrors(form);
+    bq.say(message, "Saving…");
+    const result = await bq.api("POST", "/api/user/ai-settings", body);
+    if (result.ok) {
+      render(result.data);
+      bq.say(message, done, "success");
+    } else {
+      const rest = bq.showErrors(form, result.data);
+      bq.say(message, rest.length ? rest.join("; ") : "Not saved: fix the field marked below.", "error");
+    }
+  }
+
+  for (const provider of providers) {
+    document.getElementById("remove-" + provider + "-key").addEventListener("click", () => {
+      pendingRemoval.add(provider);
+      save({ [provider + "ApiKey"]: null }, "Key removed.");
+    });
+  }
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    save(update(), "Settings saved.");
+  });
+})();

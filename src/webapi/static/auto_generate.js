@@ -1,0 +1,225 @@
+"use strict";
+(() => {
+  const BASE = "/api/admin/blog/auto-generate";
+  const TYPICAL = "about 1200 input and 1400 output tokens per post";
+  const FINISHED = new Set(["completed", "failed", "cancelled"]);
+  const MAX_LOG_LINES = 2000;
+  const $ = (id) => document.getElementById(id);
+  const form = $("generate-form");
+  const runsBox = $("runs");
+  const logBox = $("log");
+  const watched = new Set(); // runs shown in the live panel: active ones and those started here
+  const logged = new Set(); // runs that have put lines in the log console
+
+  // --- the form: estimate, continuous interval, start ---------------------------------------
+  function estimate() {
+    const option = $("model").selectedOptions[0];
+    const perPost = Number(option ? option.dataset.perPost : 0);
+    const count = Math.max(0, Number($("count").value) || 0);
+    const continuous = $("mode").value === "continuous";
+    $("interval-field").hidden = !continuous;
+    const budget = $("budget").value ? ", stops at a budget of " + bq.usd($("budget").value) : "";
+    const unit = continuous ? " per tick (every " + ($("interval").value || "?") + " min)" : "";
+    $("estimate").textContent = "Estimated cost: " + bq.usd(perPost * count) + unit +
+      " — " + count + " post(s) at " + bq.usd(perPost) + " each (" + TYPICAL + ")" + budget;
+  }
+  form.addEventListener("input", estimate);
+  form.addEventListener("change", estimate);
+  estimate();
+
+  const num = (id) => ($(id).value === "" ? null : Number($(id).value));
+
+  function request() {
+    const body = {
+      model: $("model").value,
+      mode: $("mode").value,
+      source: $("source").value,
+      mediaType: $("media-type").value,
+      count: num("count"),
+      filters: {
+        minRating: num("min-rating"),
+        yearFrom: num("year-from"),
+        yearTo: num("year-to"),
+        includeAdult: $("include-adult").checked,
+      },
+    };
+    if (body.mode === "continuous") body.intervalMinutes = num("interval");
+    if ($("budget").value !== "") body.budgetUsd = num("budget");
+    return body;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    bq.clearErrors(form);
+    const message = $("start-message");
+    bq.say(message, "Starting…");
+    $("start").disabled = true;
+    const result = await bq.api("POST", BASE, request());
+    $("start").disabled = false;
+    if (!result.ok) {
+      const rest = bq.showErrors(form, result.data);
+      if ((result.data?.details || []).some((d) => /minRating|yearFrom|yearTo|includeAdult|budgetUsd/.test(d.field))) {
+        $("advanced").open = true;
+      }
+      return bq.say(message, rest.length ? rest.join("; ") : "Not started: fix the fields marked.", "error");
+    }
+    watched.add(result.data.runId);
+    bq.say(message, "Run " + result.data.runId + " started (" + result.data.mode + ").", "success");
+    refresh();
+  });
+
+  // --- the live panel -----------------------------------------------------------------------
+  function el(tag, attrs, text) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) node.setAttribute(key, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function runSection(run) {
+    let section = runsBox.querySelector('.run[data-run-id="' + run.id + '"]');
+    if (section) return section;
+    section = el("section", { class: "run", "data-run-id": run.id });
+    const head = el("div", { class: "run-head" });
+    head.append(el("h3", {}, "Run " + run.id), el("span", { class: "run-meta" }), el("span", { class: "badge run-state" }));
+    const stop = el("button", { type: "button", class: "danger small stop-run" }, "Stop");
+    stop.addEventListener("click", () => stopRun(run.id, stop));
+    head.append(stop);
+    const bar = el("div", { class: "run-bar" });
+    bar.append(
+      el("progress", { class: "run-progress", value: "0", max: "1", "aria-label": "Run " + run.id + " progress" }),
+      el("span", { class: "run-count" }), el("span", { class: "run-percent muted" }),
+    );
+    const table = el("table", { class: "run-posts" });
+    table.innerHTML = "<thead><tr><th scope='col'>Title</th><th scope='col'>State</th>" +
+      "<th scope='col'>Tokens</th><th scope='col'>Cost</th></tr></thead><tbody></tbody>";
+    const scroll = el("div", { class: "scroll" });
+    scroll.append(table);
+    section.append(head, bar, el("p", { class: "current-post muted", "aria-live": "polite" }),
+      el("p", { class: "run-message" }), scroll);
+    runsBox.prepend(section);
+    return section;
+  }
+
+  function renderRun(run) {
+    const section = runSection(run);
+    const finished = FINISHED.has(run.state);
+    const planned = run.planned || run.requested;
+    const progress = section.querySelector(".run-progress");
+    progress.max = Math.max(planned, 1);
+    progress.value = run.done + run.failed;
+    section.querySelector(".run-count").textContent = (run.done + run.failed) + "/" + planned;
+    section.querySelector(".run-percent").textContent = Math.round(run.progress) + " %";
+    section.querySelector(".run-meta").textContent = run.mode + " · " + run.model + " · " +
+      run.source.replace(/_/g, " ") + " " + run.mediaType + " · " + bq.usd(run.costUsd) +
+      (run.budgetUsd != null ? " of " + bq.usd(run.budgetUsd) : "") +
+      (run.nextTickAt && !finished ? " · next tick " + bq.time(run.nextTickAt) : "");
+    const state = section.querySelector(".run-state");
+    state.textContent = run.state;
+    state.className = "badge run-state " + run.state;
+    section.querySelector(".stop-run").hidden = finished;
+    section.querySelector(".run-message").textContent = run.message || "";
+    if (finished) section.querySelector(".current-post").textContent = "";
+    const body = section.querySelector("tbody");
+    body.replaceChildren(...run.posts.map(postRow));
+    if (!logged.has(run.id) && run.lastLogs.length && (finished || !watched.has(run.id))) {
+      logged.add(run.id);
+      run.lastLogs.forEach((line) => appendLog("[run " + run.id + "] " + line));
+    }
+  }
+
+  function postRow(post) {
+    const row = el("tr", { "data-job-id": post.jobId });
+    const title = el("td");
+    if (post.slug) {
+      title.append(el("a", { class: "run-post-link", href: "/admin/blog/posts/" + encodeURIComponent(post.slug) }, post.title || post.slug));
+    } else {
+      title.textContent = post.title || post.mediaType + " " + post.tmdbId;
+    }
+    const state = el("td", {}, post.state + (post.reason ? ": " + post.reason : ""));
+    row.append(title, state, el("td", {}, String(post.tokensIn + post.tokensOut)), el("td", {}, bq.usd(post.costUsd)));
+    return row;
+  }
+
+  function renderRecent(runs) {
+    const list = $("recent-runs");
+    list.replaceChildren(...runs.map((run) => {
+      const item = el("li", { "data-run-id": run.id });
+      item.append(el("strong", {}, "Run " + run.id), " " + run.state + " · " + run.mode + " · " + run.model +
+        " · " + (run.done + run.failed) + "/" + (run.planned || run.requested) + " · " + bq.usd(run.costUsd) +
+        " · " + new Date(run.createdAt).toLocaleString() + " ");
+      item.append(el("a", { href: "/admin/blog/posts?runId=" + run.id }, "posts"));
+      return item;
+    }));
+    if (!runs.length) list.append(el("li", { class: "muted" }, "No runs yet."));
+  }
+
+  let fetching = false;
+  let again = false;
+  async function refresh() {
+    if (fetching) { again = true; return; }
+    fetching = true;
+    try {
+      const result = await bq.api("GET", BASE + "/status");
+      if (!result.ok) return;
+      for (const run of result.data.runs) {
+        if (!FINISHED.has(run.state)) watched.add(run.id);
+      }
+      const shown = result.data.runs.filter((run) => watched.has(run.id));
+      shown.slice().reverse().forEach(renderRun);
+      $("no-runs").hidden = shown.length > 0;
+      renderRecent(result.data.runs);
+    } finally {
+      fetching = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+
+  async function stopRun(runId, button) {
+    button.disabled = true;
+    const result = await bq.api("POST", BASE + "/stop", { runId });
+    button.disabled = false;
+    if (!result.ok) bq.say($("start-message"), result.data?.error || "could not stop", "error");
+    refresh();
+  }
+
+  // --- the log console: follows new lines unless the reader has scrolled up ------------------
+  let follow = true;
+  logBox.addEventListener("scroll", () => {
+    follow = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 8;
+  });
+  function appendLog(line) {
+    logBox.append(document.createTextNode(line + "\n"));
+    while (logBox.childNodes.length > MAX_LOG_LINES) logBox.firstChild.remove();
+    if (follow) logBox.scrollTop = logBox.scrollHeight;
+  }
+
+  // --- live events: EventSource reconnects by itself (with Last-Event-ID); on an error the
+  // status is fetched again so nothing shown stays stale while it does.
+  const events = new EventSource(BASE + "/events");
+  const parse = (event) => JSON.parse(event.data);
+  events.addEventListener("log", (event) => {
+    const data = parse(event);
+    logged.add(data.runId);
+    appendLog("[run " + data.runId + "] " + data.message);
+  });
+  events.addEventListener("progress", (event) => {
+    const data = parse(event);
+    const section = runsBox.querySelector('.run[data-run-id="' + data.runId + '"]');
+    if (!section) return refresh();
+    const stage = data.data.stage || "working";
+    const chars = data.data.chars != null ? ": " + data.data.chars + " characters" : "";
+    section.querySelector(".current-post").textContent = "Current post " + data.jobId.split("-").slice(-2).join(" ") + " — " + stage + chars;
+  });
+  for (const kind of ["post-saved", "post-failed", "run-finished"]) {
+    events.addEventListener(kind, (event) => {
+      const data = parse(event);
+      if (data.message) { logged.add(data.runId); appendLog("[run " + data.runId + "] " + data.message); }
+      refresh();
+    });
+  }
+  events.addEventListener("open", () => { document.body.dataset.live = "open"; refresh(); });
+  events.addEventListener("error", () => { document.body.dataset.live = "reconnecting"; refresh(); });
+  window.addEventListener("beforeunload", () => events.close());
+  refresh();
+})();
