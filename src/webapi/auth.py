@@ -39,7 +39,7 @@ def _revoked_key(settings: Settings, jti: str) -> str:
     return f"blogqueue:{settings.queue_prefix}:revoked-token:{jti}"
 
 
-async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
     async with AsyncSession(connection.app.state.engine) as session:
         user = await session.get(User, int(token.sub))
     if user is None or user.disabled or user.id is None:
@@ -47,7 +47,7 @@ async def _retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any,
     return CurrentUser(user.id, user.email, user.role)
 
 
-async def _is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+async def is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
     job_queue: JobQueue = connection.app.state.job_queue
     return token.jti is None or bool(
         await job_queue.redis.exists(_revoked_key(job_queue.settings, str(token.jti)))
@@ -57,8 +57,8 @@ async def _is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, An
 def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
     return JWTCookieAuth[CurrentUser, Token](
         token_secret=session_secret(settings),
-        retrieve_user_handler=_retrieve_user,
-        revoked_token_handler=_is_revoked,
+        retrieve_user_handler=retrieve_user,
+        revoked_token_handler=is_revoked,
         exclude=PUBLIC_PATHS,
         key=SESSION_COOKIE,
         samesite="lax",

@@ -14,7 +14,7 @@ from litestar.security.jwt import Token
 
 from blogqueue.secrets_store import session_secret
 from blogqueue.settings import Settings
-from webapi.auth import SESSION_COOKIE, CurrentUser, _is_revoked, _retrieve_user
+from webapi.auth import SESSION_COOKIE, CurrentUser, is_revoked, retrieve_user
 
 ALGORITHM = "HS256"  # JWTCookieAuth's default, which build_auth keeps
 EXCLUDE = {"exclude_from_auth": True}
@@ -48,13 +48,13 @@ async def session_token(request: Request[Any, Any, Any], settings: Settings) -> 
         token = Token.decode(encoded, session_secret(settings), ALGORITHM)
     except NotAuthorizedException:
         return None
-    return None if await _is_revoked(token, request) else token
+    return None if await is_revoked(token, request) else token
 
 
 async def page_user(request: Request[Any, Any, Any], settings: NamedDependency[Settings]) -> CurrentUser:
     """Dependency of the admin pages: the signed-in admin, or SignInRequired / AdminsOnly."""
     token = await session_token(request, settings)
-    user = None if token is None else await _retrieve_user(token, request)
+    user = None if token is None else await retrieve_user(token, request)
     if user is None:
         raise SignInRequired(sign_in_url(request))
     if not user.is_admin:
