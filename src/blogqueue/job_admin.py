@@ -24,7 +24,7 @@ import msgspec
 from bullmq import Job
 
 from blogqueue.errors import Conflict, Forbidden, InvalidInput, NotFound
-from blogqueue.jobqueue import JobQueue, QueueMetrics
+from blogqueue.jobqueue import JobQueue, JobSummary, QueueMetrics, summarize
 
 MAX_PAGE_SIZE = 100
 MAX_CLEAN_LIMIT = 10_000
@@ -59,18 +59,7 @@ class Viewer(Protocol):
     def is_admin(self) -> bool: ...
 
 
-class JobItem(msgspec.Struct, frozen=True, rename="camel", kw_only=True):
-    id: str
-    name: str
-    state: str
-    progress: Any
-    attempts_made: int
-    timestamp: int  # epoch ms: added
-    processed_on: int | None  # epoch ms: last attempt started
-    finished_on: int | None  # epoch ms: completed or failed for good
-    failed_reason: str | None
-    user_id: str | None
-    data: dict[str, Any]
+JobItem = JobSummary  # one job as the API lists it
 
 
 class JobDetail(JobItem, frozen=True, kw_only=True):
@@ -128,21 +117,7 @@ class QueueReport(QueueMetrics, frozen=True, rename="camel"):
 
 
 def _to_item(job: Job, state: str) -> JobItem:
-    data = job.data if isinstance(job.data, dict) else {"value": job.data}
-    user_id = data.get("userId")
-    return JobItem(
-        id=str(job.id),
-        name=str(job.name),
-        state=state,
-        progress=job.progress,
-        attempts_made=int(job.attemptsMade or 0),
-        timestamp=int(job.timestamp or 0),
-        processed_on=int(job.processedOn) if job.processedOn else None,
-        finished_on=int(job.finishedOn) if job.finishedOn else None,
-        failed_reason=job.failedReason or None,
-        user_id=user_id if isinstance(user_id, str) else None,
-        data=data,
-    )
+    return summarize(job, state)
 
 
 def parse_state(value: str) -> JobState:

@@ -54,11 +54,12 @@ class JobSummary(msgspec.Struct, frozen=True, rename="camel"):
     state: str
     progress: Any
     attempts_made: int
-    timestamp: int
-    processed_on: int | None
-    finished_on: int | None
+    timestamp: int  # epoch ms: added
+    processed_on: int | None  # epoch ms: last attempt started
+    finished_on: int | None  # epoch ms: completed or failed for good
     failed_reason: str | None
     data: dict[str, Any]
+    user_id: str | None = None
 
 
 class CancelMark(msgspec.Struct, frozen=True):
@@ -89,6 +90,8 @@ class EnqueueOptions:
 
 
 def summarize(job: Job, state: str) -> JobSummary:
+    data = job.data if isinstance(job.data, dict) else {"value": job.data}
+    user_id = data.get("userId")
     return JobSummary(
         id=str(job.id),
         name=job.name,
@@ -99,7 +102,8 @@ def summarize(job: Job, state: str) -> JobSummary:
         processed_on=int(job.processedOn) if job.processedOn else None,
         finished_on=int(job.finishedOn) if job.finishedOn else None,
         failed_reason=job.failedReason or None,
-        data=job.data if isinstance(job.data, dict) else {"value": job.data},
+        data=data,
+        user_id=user_id if isinstance(user_id, str) else None,
     )
 
 
