@@ -45,7 +45,6 @@ from blogqueue.connection import connection_options
 from blogqueue.logs import configure_logging
 from blogqueue.models import BlogPost, GenerationRun
 from blogqueue.queues import QUEUE_NAME
-from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source, TitleFilters
@@ -142,8 +141,7 @@ async def run_until_finished(
     try:
         started = datetime.now(UTC)
         async with sessions() as session:
-            registry = load_registry()
-            ids = [(await runs.create_run(session, pipeline.queue, registry, pipeline.user_id, spec)).id
+            ids = [(await runs.create_run(session, pipeline.queue, pipeline.user_id, spec)).id
                    for spec in spec_list]  # fmt: skip
         in_runs, progress, moved = col(GenerationRun.id).in_(ids), "", time.monotonic()
         while True:

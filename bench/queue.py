@@ -35,9 +35,11 @@ from bullmq import Job, Queue, Worker
 from blogqueue.connection import connection_options
 from blogqueue.crypto import generate_key
 from blogqueue.logs import configure_logging
+from blogqueue.payloads import JobPayload
 from blogqueue.queues import QUEUE_NAME
 from blogqueue.settings import Settings
 from blogworker.context import WorkerContext
+from blogworker.processor import Handler
 from blogworker.runner import WorkerRunner
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,14 +149,14 @@ async def run_ours(settings: Settings, jobs: int) -> float:
     """Our WorkerRunner's worker: its Processor, cancellation lookup and event listeners.
     Left out: the idle cancel-bridge subscription and start-up/shutdown steps."""
 
-    async def noop(_ctx: WorkerContext) -> None:
+    async def noop(_ctx: WorkerContext, _payload: JobPayload) -> None:
         return None
 
-    runner = WorkerRunner(settings, handlers={"noop": noop})
+    runner = WorkerRunner(settings, handlers={"noop": Handler(JobPayload, noop)})
     try:
         return await time_worker(runner.worker, jobs)
     finally:
-        await runner.redis.aclose()
+        await runner.services.aclose()
 
 
 async def run_node(settings: Settings, jobs: int) -> float:

@@ -19,13 +19,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from blogqueue import errors
-from blogqueue.autogen import AutoGenerateRequest, FiltersIn, RunView, StartedRun
-from blogqueue.control import StopReport
+from blogqueue import errors, run_events
 from blogqueue.jobqueue import QueueMetrics
 from blogqueue.manage import read_password
 from blogqueue.models import RunMode, RunStatus
-from blogqueue.run_events import RunEvent
+from blogqueue.run_events import PostSaved, RunEvent, RunFinished
+from blogqueue.schemas import AutoGenerateRequest, FiltersIn, RunView, StartedRun, StopReport
 from blogqueue.secrets_store import write_private
 from blogqueue.settings import Settings
 
@@ -200,7 +199,7 @@ class EventFeed:
     def _read(self, response: httpx.Response | None) -> Iterator[RunEvent]:
         for message in parse_sse(response.iter_lines() if response else ()):
             self.last_id = message.id or self.last_id
-            event = msgspec.json.decode(message.data, type=RunEvent)
+            event = run_events.decode(message.data)
             if self.run_id in (None, event.run_id):
                 yield event
 
@@ -263,10 +262,10 @@ def _watch(api: Api, feed: EventFeed, run_id: int, out: Console) -> int:
 
         view = refresh()
         for event in feed:
-            if event.kind != "progress":  # progress events are per job, the bar is per run
+            if not isinstance(event, run_events.Progress):  # progress events are per job, the bar is per run
                 view = refresh()
                 bar.console.print(_line(event))
-            if event.kind == "run-finished":
+            if isinstance(event, RunFinished):
                 break
     out.print(
         f"run {run_id} {view.state}: {view.done} posts saved, {view.failed} failed, ${view.cost_usd:.4f}"
@@ -275,8 +274,8 @@ def _watch(api: Api, feed: EventFeed, run_id: int, out: Console) -> int:
 
 
 def _line(event: RunEvent) -> str:
-    if event.kind == "post-saved":
-        return f"saved: {event.message} ({event.data.get('slug', '')})"
+    if isinstance(event, PostSaved):
+        return f"saved: {event.message} ({event.data.slug})"
     labels = {"post-failed": "failed", "run-finished": "finished"}
     return f"{labels.get(event.kind, event.job_id)}: {event.message}"
 

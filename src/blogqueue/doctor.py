@@ -11,9 +11,10 @@ from typing import Any
 import msgspec
 
 from blogqueue import db
+from blogqueue.connection import redis_client
 from blogqueue.jobqueue import EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
-from blogqueue.queues import JobName
+from blogqueue.queues import JobName, JobState
 from blogqueue.settings import Settings
 
 SELFTEST_TIMEOUT_S = 15.0
@@ -33,12 +34,16 @@ class Report(msgspec.Struct):
     checks: list[Check]
 
 
-async def _redis(queue: JobQueue) -> Check:
-    url = queue.settings.redis_display_url
-    server = await queue.redis.info("server")
-    persistence = await queue.redis.info("persistence")
+async def _redis(settings: Settings) -> Check:
+    url = settings.redis_display_url
+    redis = redis_client(settings)
+    try:
+        server = await redis.info("server")
+        persistence = await redis.info("persistence")
+        rdb = bool((await redis.config_get("save")).get("save"))
+    finally:
+        await redis.aclose()
     aof = bool(int(persistence.get("aof_enabled", 0)))
-    rdb = bool((await queue.redis.config_get("save")).get("save"))
     mode = "aof" if aof else "rdb" if rdb else "none"
     data = {"url": url, "version": server.get("redis_version"), "persistence": mode}
     detail = f"{url} (Redis {data['version']}, persistence: {mode})"
@@ -65,7 +70,7 @@ async def _selftest(queue: JobQueue) -> Check:
     deadline = started + SELFTEST_TIMEOUT_S
     while time.perf_counter() < deadline:
         job = await queue.get_job(job_id)
-        if job.state in {"completed", "failed"}:
+        if JobState(job.state).finished:
             ms = round((time.perf_counter() - started) * 1000, 1)
             if job.state == "failed":
                 return Check("selftest", False, f"job {job_id} failed: {job.failed_reason}", fix, {"ms": ms})
@@ -96,7 +101,7 @@ async def diagnose(settings: Settings) -> Report:
     try:
         redis_fix = (f"start Redis ('./scripts/up' runs one) or fix REDIS_URL; "
                      f"test it with: redis-cli -u {settings.redis_display_url} ping")  # fmt: skip
-        checks = [await _guard("redis", redis_fix, lambda: _redis(queue))]
+        checks = [await _guard("redis", redis_fix, lambda: _redis(settings))]
         if checks[0].ok:
             checks.append(await _guard("workers", "start a worker", lambda: _workers(queue)))
             if checks[-1].ok:

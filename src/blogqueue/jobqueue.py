@@ -1,7 +1,10 @@
-"""The producer side of the queue: enqueue, metrics, per-user job listing and cancellation.
+"""The queue as BlogQueue uses it: enqueue and schedule jobs, read them back a page at a time,
+act on them (cancel, retry, promote, remove, clean), and keep our own indexes next to BullMQ's.
 
-BullMQ has no per-user index, so enqueue also records the job id in a per-user sorted set; a
-listing reads that set and prunes ids whose jobs BullMQ has since removed (removeOnComplete).
+BullMQ has no per-user or per-run index, so enqueue also records job ids in a per-user sorted set
+and planning in a per-run set; readers prune ids whose jobs BullMQ has since removed. The wrapped
+bullmq Queue and Redis client are private: callers name what they want, and every read of many
+jobs is one pipelined round trip.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import msgspec
 import structlog
 from bullmq import Job, Queue
 
+from blogqueue import run_events
 from blogqueue.connection import connection_options, redis_client
 from blogqueue.errors import NotFound
 from blogqueue.payloads import JobPayload, encode_payload
@@ -24,16 +28,28 @@ from blogqueue.queues import (
     DEFAULT_BACKOFF_MS,
     QUEUE_NAME,
     JobName,
+    JobState,
     Keys,
     ensure_json_safe,
     job_options,
     make_job_id,
 )
+from blogqueue.run_events import RunEvent
 from blogqueue.settings import Settings
 
 log = structlog.get_logger("blogqueue.jobqueue")
 
-_PENDING_STATES = {"waiting", "delayed", "prioritized", "waiting-children"}
+# Checked in the order BullMQ's getStateV2 checks them; a job in none of them but still stored is
+# in the wait list (reading that list per job would cost O(waiting jobs) each).
+MAX_EVENTS = 10_000  # BullMQ's default stream length
+RECENT_SCAN = 2_000  # how far back a status page looks for a run's last log lines
+_SORTED_SET_STATES = (
+    JobState.COMPLETED,
+    JobState.FAILED,
+    JobState.DELAYED,
+    JobState.PRIORITIZED,
+    JobState.WAITING_CHILDREN,
+)
 
 
 class QueueMetrics(msgspec.Struct, frozen=True):
@@ -60,6 +76,18 @@ class JobSummary(msgspec.Struct, frozen=True, rename="camel"):
     failed_reason: str | None
     data: dict[str, Any]
     user_id: str | None = None
+
+
+class JobRecord(msgspec.Struct, frozen=True):
+    """Everything stored about one job: its summary and what a detail page shows."""
+
+    summary: JobSummary
+    opts: dict[str, Any]
+    attempts_started: int
+    delay: int
+    priority: int
+    stacktrace: list[str]
+    returnvalue: Any
 
 
 class CancelMark(msgspec.Struct, frozen=True):
@@ -89,7 +117,7 @@ class EnqueueOptions:
     job_id: str | None = None
 
 
-def summarize(job: Job, state: str) -> JobSummary:
+def _summarize(job: Job, state: str) -> JobSummary:
     data = job.data if isinstance(job.data, dict) else {"value": job.data}
     user_id = data.get("userId")
     return JobSummary(
@@ -112,15 +140,20 @@ class JobQueue:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.keys = Keys(settings.queue_prefix)
-        self.queue = Queue(
+        self._keys = Keys(settings.queue_prefix)
+        self._queue = Queue(
             QUEUE_NAME, {"connection": connection_options(settings), "prefix": settings.queue_prefix}
         )
-        self.redis = redis_client(settings)
+        self._redis = redis_client(settings)
 
     async def close(self) -> None:
-        await self.queue.close()
-        await self.redis.aclose()
+        await self._queue.close()
+        await self._redis.aclose()
+
+    async def ping(self) -> None:
+        await self._redis.ping()
+
+    # -- adding jobs --------------------------------------------------------------------------
 
     async def enqueue(self, name: JobName, payload: JobPayload, options: EnqueueOptions | None = None) -> str:
         """Validate, index under the payload's user, and add; returns the job id."""
@@ -136,8 +169,8 @@ class JobQueue:
             backoff_ms=options.backoff_ms,
         )
         if options.job_id:
-            await self.redis.zadd(self.keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
-        job = await self.queue.add(name.value, data, opts)
+            await self._redis.zadd(self._keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
+        job = await self._queue.add(name.value, data, opts)
         return str(job.id)
 
     async def enqueue_many(self, jobs: Sequence[tuple[JobName, JobPayload, str, int | None]]) -> list[str]:
@@ -149,10 +182,21 @@ class JobQueue:
             bulk.append(
                 {"name": name.value, "data": data, "opts": job_options(job_id=job_id, priority=priority)}
             )
-        for _, payload, job_id, _ in jobs:
-            await self.redis.zadd(self.keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
-        added = await self.queue.addBulk(bulk)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for _, payload, job_id, _ in jobs:
+                pipe.zadd(self._keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
+            await pipe.execute()
+        added = await self._queue.addBulk(bulk)
         return [str(job.id) for job in added]
+
+    async def reserve_job_id(self, user_id: str) -> str:
+        """`blog-gen-<user>-<ms>`, unique: a second add with the same id would be silently dropped."""
+        epoch_ms = int(time.time() * 1000)
+        while True:
+            job_id = make_job_id(user_id, epoch_ms)
+            if await self._redis.zadd(self._keys.user_jobs(user_id), {job_id: epoch_ms}, nx=True):
+                return job_id
+            epoch_ms += 1
 
     async def schedule(
         self,
@@ -169,78 +213,232 @@ class JobQueue:
         repeat: dict[str, Any] = {"pattern": cron} if cron else {"every": every_ms}
         opts = job_options(job_id="scheduled")
         del opts["jobId"]  # the scheduler names its jobs itself
-        await self.queue.upsertJobScheduler(scheduler_id, repeat, name.value, data, opts)
+        await self._queue.upsertJobScheduler(scheduler_id, repeat, name.value, data, opts)
         return scheduler_id
 
     async def next_tick(self, scheduler_id: str) -> int | None:
         """When a scheduler adds its next job (epoch ms); None if there is no such scheduler."""
         # bullmq 3.4.4's getJobScheduler raises on a missing scheduler instead of returning None.
-        if not await self.queue.isJobScheduler(scheduler_id):
+        if not await self._queue.isJobScheduler(scheduler_id):
             return None
-        record = await self.queue.getJobScheduler(scheduler_id)
+        record = await self._queue.getJobScheduler(scheduler_id)
         return int(record["next"]) if record and record.get("next") else None
 
-    async def reserve_job_id(self, user_id: str) -> str:
-        """`blog-gen-<user>-<ms>`, unique: a second add with the same id would be silently dropped."""
-        epoch_ms = int(time.time() * 1000)
-        while True:
-            job_id = make_job_id(user_id, epoch_ms)
-            if await self.redis.zadd(self.keys.user_jobs(user_id), {job_id: epoch_ms}, nx=True):
-                return job_id
-            epoch_ms += 1
+    async def remove_scheduler(self, scheduler_id: str) -> None:
+        await self._queue.removeJobScheduler(scheduler_id)
+
+    # -- runs and fair shares -----------------------------------------------------------------
+
+    async def track_run_jobs(self, run_id: int, *job_ids: str) -> None:
+        """Remember jobs of a run, so a stop or a status page can find them."""
+        if job_ids:
+            await self._redis.sadd(self._keys.run_jobs(run_id), *job_ids)
+
+    async def run_job_ids(self, run_id: int) -> list[str]:
+        return sorted(str(job_id) for job_id in await self._redis.smembers(self._keys.run_jobs(run_id)))
+
+    async def queue_posts(self, user_id: str, count: int) -> int:
+        """Count `count` more post jobs of a user as waiting; returns how many waited before them."""
+        return int(await self._redis.incrby(self._keys.queued_posts(user_id), count)) - count
+
+    async def posts_left_queue(self, user_id: str, count: int = 1) -> None:
+        """Post jobs of a user started or were removed: they no longer wait (never below zero)."""
+        key = self._keys.queued_posts(user_id)
+        if await self._redis.decrby(key, count) < 0:
+            await self._redis.set(key, 0)
+
+    # -- reading jobs -------------------------------------------------------------------------
 
     async def get_queue_metrics(self) -> QueueMetrics:
-        counts = await self.queue.getJobCounts(
+        counts = await self._queue.getJobCounts(
             "waiting", "active", "completed", "failed", "delayed", "prioritized", "paused"
         )
         return msgspec.convert({k: int(v or 0) for k, v in counts.items()}, QueueMetrics)
 
     async def get_job(self, job_id: str) -> JobSummary:
-        job = await self.queue.getJob(job_id)
-        if job is None:
+        (found,) = await self.load_jobs([job_id])
+        if found is None:
             raise NotFound(f"job {job_id!r} does not exist (it may have been removed after completing)")
-        return summarize(job, await job.getState())
-
-    async def get_user_jobs(self, user_id: str, limit: int = 50) -> list[JobSummary]:
-        """The user's newest jobs, from our index; ids BullMQ has removed are pruned."""
-        key = self.keys.user_jobs(user_id)
-        found: list[JobSummary] = []
-        gone: list[str] = []
-        for job_id in map(str, await self.redis.zrevrange(key, 0, limit - 1)):
-            job = await self.queue.getJob(job_id)
-            if job is None:
-                gone.append(job_id)
-            else:
-                found.append(summarize(job, await job.getState()))
-        if gone:
-            await self.redis.zrem(key, *gone)
         return found
+
+    async def load_jobs(self, ids: Sequence[str]) -> list[JobSummary | None]:
+        """Each job's data and state (None: no such job), in one atomic round trip whatever their number."""
+        states, rows = await self._snapshot(ids, "hgetall")
+        return [
+            _summarize(Job.fromJSON(self._queue, raw, job_id), state.value) if state and raw else None
+            for job_id, state, raw in zip(ids, states, rows, strict=True)
+        ]
+
+    async def job_states(self, ids: Sequence[str]) -> list[JobState | None]:
+        """Each job's state (None: no such job), in one atomic round trip, without its data."""
+        states, _ = await self._snapshot(ids, "exists")
+        return states
+
+    async def _snapshot(self, ids: Sequence[str], per_job: str) -> tuple[list[JobState | None], list[Any]]:
+        """The jobs' states from BullMQ's state sets, and `per_job` (exists or hgetall) of each job hash."""
+        if not ids:
+            return [], []
+        to_key = self._queue.toKey
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for state in _SORTED_SET_STATES:
+                pipe.zmscore(to_key(state.value), list(ids))
+            pipe.lrange(to_key(JobState.ACTIVE.value), 0, -1)
+            for job_id in ids:
+                getattr(pipe, per_job)(to_key(job_id))
+            results = await pipe.execute()
+        sets = len(_SORTED_SET_STATES)
+        scores, active_ids, rows = results[:sets], set(results[sets]), results[sets + 1 :]
+        states: list[JobState | None] = []
+        for index, (job_id, row) in enumerate(zip(ids, rows, strict=True)):
+            in_sets = [state for state, found in zip(_SORTED_SET_STATES, scores, strict=True) if found[index]]
+            if in_sets:
+                states.append(in_sets[0])
+            elif job_id in active_ids:
+                states.append(JobState.ACTIVE)
+            else:
+                states.append(JobState.WAITING if row else None)
+        return states, rows
+
+    async def jobs_in_state(self, state: JobState, start: int, end: int) -> tuple[list[JobSummary], int]:
+        """Jobs `start`..`end` (inclusive) in `state`, newest first, and how many are in it."""
+        jobs = await self._queue.getJobs([state.value], start, end, False)
+        total = int(await self._queue.getJobCountByTypes(state.value))
+        return [_summarize(job, state.value) for job in jobs], total
+
+    async def user_job_ids(self, user_id: str) -> list[str]:
+        """Every job id indexed under a user, newest first."""
+        return [str(job_id) for job_id in await self._redis.zrevrange(self._keys.user_jobs(user_id), 0, -1)]
+
+    async def unindex(self, user_id: str, *job_ids: str) -> None:
+        """Drop ids from a user's index (their jobs are gone)."""
+        if job_ids:
+            await self._redis.zrem(self._keys.user_jobs(user_id), *job_ids)
+
+    async def job_record(self, job_id: str) -> JobRecord | None:
+        job = await self._queue.getJob(job_id)
+        if job is None:
+            return None
+        return JobRecord(
+            summary=_summarize(job, str(await job.getState())),
+            opts=dict(job.opts or {}),
+            attempts_started=int(job.attemptsStarted or 0),
+            delay=int(job.delay or 0),
+            priority=int(job.priority or 0),
+            stacktrace=[str(line) for line in job.stacktrace or []],
+            returnvalue=job.returnvalue,
+        )
+
+    async def job_logs(self, job_id: str) -> tuple[list[str], int]:
+        """A job's log lines and how many it wrote."""
+        logs = await self._queue.getJobLogs(job_id)
+        return [str(line) for line in logs["logs"]], int(logs["count"])
+
+    async def finished_counts(self, state: JobState, minutes: int) -> tuple[dict[str, str], list[str]]:
+        """BullMQ's metrics of jobs finished in `state`: its meta hash and per-minute counts, newest first."""
+        key = self._queue.toKey(f"metrics:{state.value}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(key)
+            pipe.lrange(f"{key}:data", 0, minutes - 1)
+            meta, points = await pipe.execute()
+        return meta, points
+
+    async def live_workers(self) -> int:
+        """Worker processes connected to this queue: named ones (ours) once each, unnamed
+        (Node without a name) once per connection."""
+        names = [str(w.get("rawname", "")) for w in await self._queue.get_workers()]
+        named = {name for name in names if ":w:" in name}
+        return len(named) + sum(1 for name in names if name and ":w:" not in name)
+
+    # -- run events ---------------------------------------------------------------------------
+
+    async def publish(self, event: RunEvent) -> str:
+        fields: Any = run_events.to_fields(event)
+        return str(await self._redis.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True))
+
+    async def events_end(self) -> str:
+        """The id of the newest stream entry, so a new reader gets what happens from now on."""
+        newest = await self._redis.xrevrange(self._keys.events, count=1)
+        return str(newest[0][0]) if newest else "0-0"
+
+    async def read_events(
+        self, after: str, *, block_ms: int, count: int = 200
+    ) -> list[tuple[str, RunEvent | None]]:
+        """Stream entries after `after` (blocking up to `block_ms`); BullMQ's own entries come back
+        as None so the reader can still advance past them."""
+        answer: Any = await self._redis.xread({self._keys.events: after}, count=count, block=block_ms)
+        entries = answer[0][1] if answer else []
+        return [(str(entry_id), run_events.from_fields(fields)) for entry_id, fields in entries]
+
+    async def recent_events(self, run_id: int, kind: type[RunEvent], limit: int) -> list[RunEvent]:
+        """The newest events of one run and kind, oldest first, from the last RECENT_SCAN entries."""
+        found: list[RunEvent] = []
+        entries: Any = await self._redis.xrevrange(self._keys.events, count=RECENT_SCAN)
+        for _, fields in entries:
+            event = run_events.from_fields(fields)
+            if isinstance(event, kind) and event.run_id == run_id:
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found[::-1]
+
+    # -- acting on jobs -----------------------------------------------------------------------
+
+    async def retry_failed(self, job_id: str) -> bool:
+        """Move a failed job back to waiting; False if it is no longer failed."""
+        job = await self._queue.getJob(job_id)
+        if job is None:
+            return False
+        try:
+            await job.retry(JobState.FAILED.value)
+        except TypeError:  # bullmq's "not in the failed state"
+            return False
+        return True
+
+    async def promote(self, job_id: str) -> bool:
+        """Run a delayed job now; False if it is no longer delayed."""
+        job = await self._queue.getJob(job_id)
+        if job is None:
+            return False
+        try:
+            await job.promote()
+        except TypeError:  # bullmq's "not in the delayed state"
+            return False
+        return True
+
+    async def remove(self, job_id: str, user_id: str | None) -> bool:
+        """Delete a job that is not running, with its logs and our marks; False if it is locked."""
+        if not await self._queue.remove(job_id):
+            return False
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if user_id:
+                pipe.zrem(self._keys.user_jobs(user_id), job_id)
+            pipe.hdel(self._keys.cancel_marks, job_id)
+            await pipe.execute()
+        return True
+
+    async def clean(self, grace_ms: int, limit: int, state: JobState) -> list[str]:
+        return [str(job_id) for job_id in await self._queue.clean(grace_ms, limit, state.value)]
 
     async def cancel_job(self, job_id: str, reason: str = "cancelled by request") -> CancelOutcome:
         """Remove a pending job, or ask whichever worker runs it to abort it (no retry)."""
-        job = await self.queue.getJob(job_id)
+        job = await self._queue.getJob(job_id)
         if job is None:
             raise NotFound(f"job {job_id!r} does not exist")
         state = await job.getState()
-        if state in {"completed", "failed"}:
+        if state not in set(JobState) or JobState(state).finished:  # "unknown": removed meanwhile
             return CancelOutcome.FINISHED
         # The durable mark covers a job that starts between our look and our message.
         mark = msgspec.json.encode(CancelMark(reason=reason, at=int(time.time() * 1000)))
-        await self.redis.hset(self.keys.cancel_marks, job_id, mark)
-        if state in _PENDING_STATES:
+        await self._redis.hset(self._keys.cancel_marks, job_id, mark)
+        if JobState(state).pending:
             try:
                 await job.remove()
             except Exception as err:  # noqa: BLE001 - bullmq raises a bare Exception when the job is locked
                 log.info("cancel_job_became_active", job_id=job_id, error=str(err))
             else:
-                await self.redis.hdel(self.keys.cancel_marks, job_id)
+                await self._redis.hdel(self._keys.cancel_marks, job_id)
                 return CancelOutcome.REMOVED
-        await self.redis.publish(self.keys.cancel_channel, msgspec.json.encode(CancelMessage(job_id, reason)))
+        await self._redis.publish(
+            self._keys.cancel_channel, msgspec.json.encode(CancelMessage(job_id, reason))
+        )
         return CancelOutcome.CANCELLING
-
-    async def live_workers(self) -> int:
-        """Worker processes connected to this queue: named ones (ours) once each, unnamed
-        (Node without a name) once per connection."""
-        names = [str(w.get("rawname", "")) for w in await self.queue.get_workers()]
-        named = {name for name in names if ":w:" in name}
-        return len(named) + sum(1 for name in names if name and ":w:" not in name)

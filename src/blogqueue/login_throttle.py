@@ -6,6 +6,7 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from blogqueue.errors import TooManyRequests
+from blogqueue.queues import Keys
 from blogqueue.settings import Settings
 
 ADDRESS_FACTOR = 4  # one address may fail for a few accounts before it is stopped too
@@ -16,12 +17,12 @@ class LoginThrottle:
         self._redis = redis
         self._max = settings.login_max_failures
         self._window_s = settings.login_lockout_s
-        self._prefix = f"blogqueue:{settings.queue_prefix}:login-failures"
+        self._keys_of = Keys(settings.queue_prefix)
 
     def _keys(self, email: str, address: str) -> list[tuple[str, int]]:
         return [
-            (f"{self._prefix}:email:{email.strip().lower()}", self._max),
-            (f"{self._prefix}:address:{address}", self._max * ADDRESS_FACTOR),
+            (self._keys_of.login_failures("email", email.strip().lower()), self._max),
+            (self._keys_of.login_failures("address", address), self._max * ADDRESS_FACTOR),
         ]
 
     async def check(self, email: str, address: str) -> None:

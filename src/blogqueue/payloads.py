@@ -29,16 +29,19 @@ class SelfTest(JobPayload, frozen=True):
     note: Annotated[str, msgspec.Meta(max_length=1_000)] = ""
 
 
-class GenerateRun(JobPayload, frozen=True):
+class RunPayload(JobPayload, frozen=True):
+    """A job that works for a generation run: its log and progress are also the run's events."""
+
+    run_id: Annotated[int, msgspec.Meta(ge=1)]
+
+
+class GenerateRun(RunPayload, frozen=True):
     """Plan a run: choose its titles and queue one `generate-post` job per title."""
 
-    run_id: Annotated[int, msgspec.Meta(ge=1)]
 
-
-class GeneratePost(JobPayload, frozen=True):
+class GeneratePost(RunPayload, frozen=True):
     """Write one post about one title, for a run."""
 
-    run_id: Annotated[int, msgspec.Meta(ge=1)]
     tmdb_id: Annotated[int, msgspec.Meta(ge=1)]
     media_type: Literal["movie", "tv"]
 

@@ -13,10 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import runs
+from blogqueue import claims, runs
 from blogqueue.errors import Conflict, Forbidden, NotFound
-from blogqueue.models import BlogPost, PostStatus, UsageRecord, utcnow
-from blogqueue.titles import MediaType, Source
+from blogqueue.models import BlogPost, GenerationRun, PostStatus, UsageRecord, utcnow
+from blogqueue.titles import MediaType, Source, TitleDetails
 
 MAX_SLUG_LENGTH = 80
 _SLUG_ATTEMPTS = 20
@@ -33,20 +33,6 @@ async def find_post(session: AsyncSession, media_type: str, tmdb_id: int) -> Blo
     return (await session.exec(query)).first()
 
 
-async def record_usage(session: AsyncSession, record: UsageRecord) -> None:
-    """Store one provider call's tokens and cost, and add them to its run."""
-    session.add(record)
-    if record.run_id is not None:
-        await runs.bump(
-            session,
-            record.run_id,
-            tokens_in=record.tokens_in,
-            tokens_out=record.tokens_out,
-            cost_usd=record.cost_usd,
-        )
-    await session.commit()
-
-
 async def job_usage(session: AsyncSession, job_id: str) -> tuple[int, int, float]:
     """Tokens in, tokens out and cost of every call a job made, retries included."""
     query = select(
@@ -56,6 +42,38 @@ async def job_usage(session: AsyncSession, job_id: str) -> tuple[int, int, float
     ).where(UsageRecord.job_id == job_id)
     tokens_in, tokens_out, cost = (await session.exec(query)).one()
     return int(tokens_in), int(tokens_out), float(cost)
+
+
+async def draft_for(
+    session: AsyncSession,
+    run: GenerationRun,
+    details: TitleDetails,
+    *,
+    model: str,
+    provider: str,
+    job_id: str,
+) -> BlogPost:
+    """An unsaved post about a title for a run, carrying what every attempt of its job cost."""
+    tokens_in, tokens_out, cost = await job_usage(session, job_id)
+    year = f" {details.year}" if details.year else ""
+    return BlogPost(
+        slug=slugify(f"{details.title}{year}"),
+        title=f"{details.title}{year}",
+        excerpt="",
+        body="",
+        tmdb_id=details.tmdb_id,
+        media_type=details.media_type.value,
+        poster_url=details.poster_url,
+        source=run.source,
+        model=model,
+        provider=provider,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=cost,
+        user_id=run.user_id,
+        run_id=run.id,
+        job_id=job_id,
+    )
 
 
 async def save_post(session: AsyncSession, post: BlogPost) -> BlogPost:
@@ -164,6 +182,6 @@ async def set_post_status(session: AsyncSession, viewer: Viewer, slug: str, stat
 async def delete_post(session: AsyncSession, viewer: Viewer, slug: str) -> None:
     """Delete the post and its title's claim in one transaction, so a later run may pick the title."""
     post = await _editable_post(session, viewer, slug)
-    await runs.release(session, post.media_type, post.tmdb_id)
+    await claims.release(session, post.media_type, post.tmdb_id)
     await session.delete(post)
     await session.commit()

@@ -1,6 +1,8 @@
-"""Queue vocabulary: the queue name, job names, default options, job ids and our Redis keys.
+"""Queue vocabulary: the queue name, job names and states, default options, every job id and
+scheduler id format, and every Redis key BlogQueue writes besides BullMQ's own.
 
-Everything BullMQ-shaped (camelCase option dicts) stays in this module and in the worker runner.
+Everything BullMQ-shaped (camelCase option dicts) stays in this module, `jobqueue.py` and the
+worker runner.
 """
 
 from __future__ import annotations
@@ -31,10 +33,49 @@ class JobName(StrEnum):
     SELFTEST = "selftest"
 
 
+class JobState(StrEnum):
+    """A job's state, as BullMQ names it."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    DELAYED = "delayed"
+    PRIORITIZED = "prioritized"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    WAITING_CHILDREN = "waiting-children"
+
+    @property
+    def pending(self) -> bool:
+        """Not started yet: a cancel removes it from the queue."""
+        return self not in {JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED}
+
+    @property
+    def finished(self) -> bool:
+        return self in {JobState.COMPLETED, JobState.FAILED}
+
+
+LISTED_STATES = [state for state in JobState if state is not JobState.WAITING_CHILDREN]  # we add no flows
+
+
 def make_job_id(user_id: str, epoch_ms: int | None = None) -> str:
     """The seed's id form, `blog-gen-<userId>-<epochMillis>`."""
     validate_user_id(user_id)
     return f"blog-gen-{user_id}-{epoch_ms if epoch_ms is not None else int(time.time() * 1000)}"
+
+
+def plan_id(job_id: str) -> str:
+    """A planning job's id as a prefix of its post jobs' ids (scheduler job ids contain ':')."""
+    return job_id.replace(":", "-")
+
+
+def post_job_id(plan: str, media_type: str, tmdb_id: int) -> str:
+    """One post job per run and title: re-adding it after a planning retry is a no-op."""
+    return f"{plan}-{media_type}-{tmdb_id}"
+
+
+def scheduler_id(run_id: int) -> str:
+    """The BullMQ job scheduler of a continuous run."""
+    return f"run-{run_id}"
 
 
 def validate_user_id(user_id: str) -> None:
@@ -111,10 +152,14 @@ def job_options(
 
 
 class Keys:
-    """BlogQueue's own Redis keys and channels, namespaced by the BullMQ prefix."""
+    """Every Redis key and channel BlogQueue writes besides BullMQ's own, namespaced by the BullMQ
+    prefix: `blogqueue:<prefix>:<queue>:<purpose>` for the queue's, `blogqueue:<prefix>:<purpose>`
+    for the deployment's (sessions, sign-in, provider cooldowns)."""
 
     def __init__(self, prefix: str) -> None:
-        self.base = f"blogqueue:{prefix}:{QUEUE_NAME}"
+        self.app = f"blogqueue:{prefix}"
+        self.base = f"{self.app}:{QUEUE_NAME}"
+        self.events = f"{prefix}:{QUEUE_NAME}:events"  # BullMQ's event stream, which run events share
 
     def user_jobs(self, user_id: str) -> str:
         return f"{self.base}:user-jobs:{user_id}"
@@ -135,3 +180,15 @@ class Keys:
     @property
     def cancel_channel(self) -> str:
         return f"{self.base}:cancel"
+
+    def cooldown(self, provider: str) -> str:
+        """Set while a provider rate-limits us; expires when it said to come back."""
+        return f"{self.app}:cooldown:{provider}"
+
+    def revoked_token(self, jti: str) -> str:
+        """A signed-out session token, kept until it would have expired."""
+        return f"{self.app}:revoked-token:{jti}"
+
+    def login_failures(self, kind: str, value: str) -> str:
+        """Failed sign-ins per `email` or per client `address`."""
+        return f"{self.app}:login-failures:{kind}:{value}"

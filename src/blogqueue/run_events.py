@@ -1,36 +1,101 @@
-"""Run events (log lines, progress, post saved/failed, run finished) published into BullMQ's own
-event stream as custom events, next to its job events, so `QueueEvents` in Node or Python and the
-API's event endpoint read one stream. Each entry's stream id doubles as the SSE event id."""
+"""Run events: one tagged union that the worker publishes and the API, the CLI and the pages read.
+
+They go into BullMQ's own event stream as custom events (named `bq:<kind>`, next to BullMQ's job
+events), so `QueueEvents` in Node or Python and the API's event endpoint read one stream; each
+entry's stream id doubles as the SSE event id. On the wire (SSE) an event is its JSON: `kind`,
+`runId`, `userId`, `jobId`, `message` and a `data` object whose fields depend on the kind.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import msgspec
-import redis.asyncio as aioredis
-
-from blogqueue.queues import QUEUE_NAME
 
 EVENT_PREFIX = "bq:"  # BullMQ's own events have bare names (added, active, completed...)
-MAX_EVENTS = 10_000  # BullMQ's default stream length
-RECENT_SCAN = 2_000  # how far back a status page looks for a run's last log lines
 
 
-class RunEvent(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    kind: str  # log | progress | post-saved | post-failed | run-finished
+class _Data(msgspec.Struct, frozen=True, kw_only=True, rename="camel", omit_defaults=True):
+    """A kind's own fields; unset optional ones are left out of the JSON."""
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True, rename="camel", tag_field="kind"):
     run_id: int
     user_id: str
     job_id: str = ""
     message: str = ""
-    data: dict[str, Any] = msgspec.field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        return str(self.__struct_config__.tag)
 
 
-def events_key(prefix: str) -> str:
-    return f"{prefix}:{QUEUE_NAME}:events"
+class NoData(_Data, frozen=True):
+    pass
 
 
-async def publish(redis: aioredis.Redis, prefix: str, event: RunEvent) -> str:
-    fields = {
+class LogLine(_Event, frozen=True, tag="log"):
+    """One line of a job's log."""
+
+    data: NoData = NoData()
+
+
+class ProgressData(_Data, frozen=True):
+    stage: str = ""  # planned | writing | saved
+    chars: int | None = None  # written so far
+    planned: int | None = None
+    requested: int | None = None
+    percent: int | None = None  # a plain numeric progress
+
+
+class Progress(_Event, frozen=True, tag="progress"):
+    data: ProgressData = ProgressData()
+
+
+class PostSavedData(_Data, frozen=True):
+    slug: str = ""
+    tmdb_id: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
+class PostSaved(_Event, frozen=True, tag="post-saved"):
+    """A post was stored; `message` is its title."""
+
+    data: PostSavedData = PostSavedData()
+
+
+class PostFailedData(_Data, frozen=True):
+    tmdb_id: int = 0
+    media_type: str = ""
+
+
+class PostFailed(_Event, frozen=True, tag="post-failed"):
+    """A title's post failed for good; `message` says why."""
+
+    data: PostFailedData = PostFailedData()
+
+
+class RunFinishedData(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
+    status: str = ""
+    posts_done: int = 0
+    posts_failed: int = 0
+    cost_usd: float = 0.0
+
+
+class RunFinished(_Event, frozen=True, tag="run-finished"):
+    """The run ended (completed, failed or stopped); `message` says how."""
+
+    data: RunFinishedData = RunFinishedData()
+
+
+RunEvent = LogLine | Progress | PostSaved | PostFailed | RunFinished
+
+
+def to_fields(event: RunEvent) -> dict[str, str]:
+    """The event as a stream entry's fields; `data` is JSON inside one field."""
+    return {
         "event": EVENT_PREFIX + event.kind,
         "runId": str(event.run_id),
         "userId": event.user_id,
@@ -38,47 +103,32 @@ async def publish(redis: aioredis.Redis, prefix: str, event: RunEvent) -> str:
         "message": event.message,
         "data": msgspec.json.encode(event.data).decode(),
     }
-    entry_id = await redis.xadd(events_key(prefix), fields, maxlen=MAX_EVENTS, approximate=True)  # type: ignore[arg-type]
-    return str(entry_id)
 
 
-def decode(fields: Any) -> RunEvent | None:
-    """Our event from a stream entry, or None for BullMQ's own entries."""
+def from_fields(fields: Any) -> RunEvent | None:
+    """Our event from a stream entry; None for BullMQ's own entries and for kinds we do not know."""
     name = fields.get("event", "")
     if not name.startswith(EVENT_PREFIX):
         return None
-    return RunEvent(
-        kind=name.removeprefix(EVENT_PREFIX),
-        run_id=int(fields.get("runId") or 0),
-        user_id=fields.get("userId", ""),
-        job_id=fields.get("jobId", ""),
-        message=fields.get("message", ""),
-        data=msgspec.json.decode(fields.get("data") or "{}"),
-    )
+    raw = {
+        "kind": name.removeprefix(EVENT_PREFIX),
+        "runId": int(fields.get("runId") or 0),
+        "userId": fields.get("userId", ""),
+        "jobId": fields.get("jobId", ""),
+        "message": fields.get("message", ""),
+        "data": msgspec.json.decode(fields.get("data") or "{}"),
+    }
+    try:
+        event: RunEvent = msgspec.convert(raw, RunEvent)
+    except msgspec.ValidationError:
+        return None
+    return event
 
 
-async def read_after(
-    redis: aioredis.Redis, prefix: str, last_id: str, *, block_ms: int, count: int = 200
-) -> list[tuple[str, RunEvent | None]]:
-    """Entries after `last_id` (blocking up to `block_ms`); BullMQ's own entries come back as None
-    so the caller can still advance its position past them."""
-    answer: Any = await redis.xread(
-        {events_key(prefix): last_id}, count=count, block=block_ms
-    )  # RESP2: a list
-    entries = answer[0][1] if answer else []
-    return [(str(entry_id), decode(fields)) for entry_id, fields in entries]
+def encode(event: RunEvent) -> str:
+    return msgspec.json.encode(event).decode()
 
 
-async def recent(
-    redis: aioredis.Redis, prefix: str, run_id: int, kinds: set[str], limit: int
-) -> list[RunEvent]:
-    """The newest events of one run, oldest first, from the last RECENT_SCAN entries."""
-    found: list[RunEvent] = []
-    entries: list[tuple[str, dict[str, str]]] = await redis.xrevrange(events_key(prefix), count=RECENT_SCAN)  # type: ignore[assignment]
-    for _, fields in entries:
-        event = decode(fields)
-        if event and event.run_id == run_id and event.kind in kinds:
-            found.append(event)
-            if len(found) >= limit:
-                break
-    return found[::-1]
+def decode(text: str | bytes) -> RunEvent:
+    event: RunEvent = msgspec.json.decode(text, type=RunEvent)
+    return event

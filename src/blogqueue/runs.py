@@ -1,6 +1,7 @@
-"""Generation runs: create one (validated, then its planning job queued), claim its titles, and
-count its posts as they finish. Counters change with single UPDATE statements, so parallel
-workers never lose an increment."""
+"""A generation run's life: a request becomes a checked spec (once), the run is created with its
+planning job or scheduler, charged for each provider call (and stopped at its budget), stopped on
+request, and finished when its last post is done. Counters change with single UPDATE statements, so
+parallel workers never lose an increment."""
 
 from __future__ import annotations
 
@@ -9,16 +10,19 @@ from typing import Any
 import msgspec
 from croniter import croniter
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue.errors import InvalidInput, NotFound
-from blogqueue.jobqueue import EnqueueOptions, JobQueue
-from blogqueue.models import BlogPost, GenerationRun, RunMode, RunStatus, TitleClaim, utcnow
+from blogqueue import ai_settings
+from blogqueue.errors import Conflict, InvalidInput, NotFound
+from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
+from blogqueue.models import GenerationRun, Provider, RunMode, RunStatus, UsageRecord, User, utcnow
 from blogqueue.payloads import GenerateRun
-from blogqueue.queues import MAX_PRIORITY, JobName
+from blogqueue.queues import MAX_PRIORITY, JobName, scheduler_id
 from blogqueue.registry import ModelRegistry
+from blogqueue.run_events import RunFinished, RunFinishedData
+from blogqueue.schemas import AutoGenerateRequest, StopReport
+from blogqueue.settings import Settings
 from blogqueue.titles import MOVIE_ONLY, TV_ONLY, MediaType, Source, TitleFilters, TrendingWindow
 
 MAX_POSTS_PER_RUN = 50
@@ -38,6 +42,9 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     interval_minutes: int | None = None
     cron: str | None = None
     budget_usd: float | None = None
+
+
+# -- checking a spec --------------------------------------------------------------------------
 
 
 def spec_problems(spec: RunSpec, registry: ModelRegistry) -> list[tuple[str, str]]:
@@ -86,16 +93,76 @@ def _schedule_problems(spec: RunSpec) -> list[tuple[str, str]]:
 def validate_spec(spec: RunSpec, registry: ModelRegistry) -> None:
     problems = spec_problems(spec, registry)
     if problems:
+        raise InvalidInput.of(problems)
+
+
+def _choice(problems: list[tuple[str, str]], field: str, value: str, allowed: type[Any]) -> Any:
+    try:
+        return allowed(value)
+    except ValueError:
+        problems.append((field, f"{field} must be one of: {', '.join(item.value for item in allowed)}"))
+        return None
+
+
+def parse_request(request: AutoGenerateRequest, preferred_model: str, registry: ModelRegistry) -> RunSpec:
+    """The request as a spec, every field checked once; InvalidInput names each bad field."""
+    problems: list[tuple[str, str]] = []
+    source = _choice(problems, "source", request.source, Source)
+    media = _choice(problems, "mediaType", request.media_type, MediaType)
+    mode = _choice(problems, "mode", request.mode, RunMode)
+    window = _choice(problems, "trendingWindow", request.trending_window, TrendingWindow)
+    spec = RunSpec(
+        model=request.model or preferred_model,
+        source=source or Source.POPULAR,
+        media_type=media or MediaType.MOVIE,
+        count=request.count,
+        filters=TitleFilters(**msgspec.structs.asdict(request.filters)),
+        trending_window=window or TrendingWindow.WEEK,
+        priority=request.priority,
+        mode=mode or RunMode.BATCH,
+        interval_minutes=request.interval_minutes,
+        cron=request.cron,
+        budget_usd=request.budget_usd,
+    )
+    problems += [
+        (field, message)
+        for field, message in spec_problems(spec, registry)
+        if not (field == "source" and (source is None or media is None))
+    ]
+    if problems:
+        raise InvalidInput.of(problems)
+    return spec
+
+
+# -- starting ---------------------------------------------------------------------------------
+
+
+async def start_run(
+    session: AsyncSession, job_queue: JobQueue, registry: ModelRegistry, settings: Settings, user: User,
+    request: AutoGenerateRequest,
+) -> tuple[GenerationRun, RunSpec]:  # fmt: skip
+    """A user's request, checked (fields, key, one continuous run at a time), stored and queued."""
+    assert user.id is not None
+    spec = parse_request(request, user.preferred_ai_model, registry)
+    provider = registry.get(spec.model).provider
+    if provider != "offline" and not await ai_settings.has_key(
+        session, settings, user.id, Provider(provider)
+    ):
         raise InvalidInput(
-            "; ".join(message for _, message in problems), field=problems[0][0], errors=problems
+            f"no API key for {provider}: save one under AI settings, or pick the offline model", field="model"
         )
+    if spec.mode is RunMode.CONTINUOUS:
+        existing = await continuous_run(session, user.id)
+        if existing is not None:
+            raise Conflict(f"continuous run {existing.id} is already running; stop it first", field="runId")
+    return await create_run(session, job_queue, user.id, spec), spec
 
 
 async def create_run(
-    session: AsyncSession, job_queue: JobQueue, registry: ModelRegistry, user_id: int, spec: RunSpec
+    session: AsyncSession, job_queue: JobQueue, user_id: int, spec: RunSpec
 ) -> GenerationRun:
-    """Store the run and queue its planning job (or its scheduler); on failure nothing is left behind."""
-    validate_spec(spec, registry)
+    """Store a checked spec's run and queue its planning job (or its scheduler); on failure nothing
+    is left behind."""
     run = GenerationRun(
         user_id=user_id,
         model=spec.model,
@@ -120,11 +187,11 @@ async def create_run(
         if spec.mode is RunMode.BATCH:
             options = EnqueueOptions(priority=spec.priority, job_id=run.plan_job_id)
             await job_queue.enqueue(JobName.GENERATE, payload, options)
-            await job_queue.redis.sadd(job_queue.keys.run_jobs(run.id), str(run.plan_job_id))
+            await job_queue.track_run_jobs(run.id, str(run.plan_job_id))
         else:
             run.plan_job_id = await job_queue.schedule(
-                f"run-{run.id}", JobName.GENERATE, payload, every_ms=(spec.interval_minutes or 0) * 60_000,
-                cron=spec.cron,
+                scheduler_id(run.id), JobName.GENERATE, payload,
+                every_ms=(spec.interval_minutes or 0) * 60_000, cron=spec.cron,
             )  # fmt: skip
             run.status = RunStatus.RUNNING.value
             session.add(run)
@@ -136,6 +203,9 @@ async def create_run(
     return run
 
 
+# -- reading ----------------------------------------------------------------------------------
+
+
 async def get_run(session: AsyncSession, run_id: int) -> GenerationRun:
     run = await session.get(GenerationRun, run_id)
     if run is None:
@@ -143,41 +213,23 @@ async def get_run(session: AsyncSession, run_id: int) -> GenerationRun:
     return run
 
 
-async def taken_ids(session: AsyncSession, media_type: MediaType, tmdb_ids: list[int]) -> set[int]:
-    """Which of these titles already have a post or a claim."""
-    posted = await session.exec(
-        select(BlogPost.tmdb_id).where(
-            BlogPost.media_type == media_type.value, col(BlogPost.tmdb_id).in_(tmdb_ids)
-        )
+async def continuous_run(session: AsyncSession, user_id: int) -> GenerationRun | None:
+    query = select(GenerationRun).where(
+        GenerationRun.user_id == user_id,
+        GenerationRun.mode == RunMode.CONTINUOUS.value,
+        col(GenerationRun.status).not_in(FINISHED),
     )
-    claimed = await session.exec(
-        select(TitleClaim.tmdb_id).where(
-            TitleClaim.media_type == media_type.value, col(TitleClaim.tmdb_id).in_(tmdb_ids)
-        )
+    return (await session.exec(query)).first()
+
+
+async def active_runs(session: AsyncSession, user_id: int) -> list[GenerationRun]:
+    query = select(GenerationRun).where(
+        GenerationRun.user_id == user_id, col(GenerationRun.status).not_in(FINISHED)
     )
-    return set(posted.all()) | set(claimed.all())
+    return list((await session.exec(query)).all())
 
 
-async def claim(session: AsyncSession, media_type: MediaType, tmdb_id: int, run_id: int, job_id: str) -> bool:
-    """Reserve a title for a run; False if another run got it first."""
-    session.add(TitleClaim(media_type=media_type.value, tmdb_id=tmdb_id, run_id=run_id, job_id=job_id))
-    try:
-        await session.commit()
-    except IntegrityError:
-        await session.rollback()
-        return False
-    return True
-
-
-async def claims_of(session: AsyncSession, run_id: int) -> list[TitleClaim]:
-    return list((await session.exec(select(TitleClaim).where(TitleClaim.run_id == run_id))).all())
-
-
-async def release(session: AsyncSession, media_type: str, tmdb_id: int) -> None:
-    """A title whose post failed for good goes back to the pool."""
-    claim_row = await session.get(TitleClaim, (media_type, tmdb_id))
-    if claim_row is not None:
-        await session.delete(claim_row)
+# -- counting, charging, finishing, stopping --------------------------------------------------
 
 
 async def bump(session: AsyncSession, run_id: int, **increments: int | float) -> None:
@@ -186,6 +238,24 @@ async def bump(session: AsyncSession, run_id: int, **increments: int | float) ->
         name: getattr(GenerationRun, name) + amount for name, amount in increments.items()
     }
     await session.exec(update(GenerationRun).where(col(GenerationRun.id) == run_id).values(**values))
+
+
+async def charge(session: AsyncSession, job_queue: JobQueue, run: GenerationRun, usage: UsageRecord) -> str:
+    """Record one provider call's tokens and cost and add them to its run; a run that reaches its
+    budget is stopped. Returns why it was stopped, or ""."""
+    session.add(usage)
+    await bump(session, run.id or 0, tokens_in=usage.tokens_in, tokens_out=usage.tokens_out,
+               cost_usd=usage.cost_usd)  # fmt: skip
+    await session.commit()
+    if run.budget_usd is None:
+        return ""
+    current = await get_run(session, run.id or 0)
+    await session.refresh(current)
+    if current.budget_usd is None or current.cost_usd < current.budget_usd:
+        return ""
+    reason = f"budget reached: ${current.cost_usd:.4f} of ${current.budget_usd:.4f} spent"
+    await stop_run(session, job_queue, current, reason)
+    return reason
 
 
 async def finish_if_done(session: AsyncSession, run_id: int) -> GenerationRun:
@@ -204,6 +274,14 @@ async def finish_if_done(session: AsyncSession, run_id: int) -> GenerationRun:
     return run
 
 
+def finished_event(run: GenerationRun, message: str | None = None) -> RunFinished:
+    data = RunFinishedData(status=run.status, posts_done=run.posts_done, posts_failed=run.posts_failed,
+                           cost_usd=run.cost_usd)  # fmt: skip
+    return RunFinished(
+        run_id=run.id or 0, user_id=str(run.user_id), message=message or run.message, data=data
+    )
+
+
 async def set_status(session: AsyncSession, run: GenerationRun, status: RunStatus, message: str = "") -> None:
     run.status = status.value
     run.message = message
@@ -211,3 +289,27 @@ async def set_status(session: AsyncSession, run: GenerationRun, status: RunStatu
         run.finished_at = utcnow()
     session.add(run)
     await session.commit()
+
+
+async def stop_run(session: AsyncSession, job_queue: JobQueue, run: GenerationRun, reason: str) -> StopReport:
+    """Remove the run's scheduler and its waiting jobs, abort its active ones in whichever worker
+    runs them. Idempotent: stopping a finished run changes nothing and says so."""
+    assert run.id is not None
+    if run.status in FINISHED:
+        return StopReport(run.id, run.status, 0, 0, already_stopped=True)
+    # Mark it first: jobs that start from now on see the run is over and end at once.
+    await set_status(session, run, RunStatus.CANCELLED, reason)
+    if run.mode == RunMode.CONTINUOUS:
+        await job_queue.remove_scheduler(scheduler_id(run.id))
+    removed = cancelling = 0
+    for job_id in await job_queue.run_job_ids(run.id):
+        try:
+            outcome = await job_queue.cancel_job(job_id, reason)
+        except NotFound:
+            continue
+        removed += outcome is CancelOutcome.REMOVED
+        cancelling += outcome is CancelOutcome.CANCELLING
+    if removed:
+        await job_queue.posts_left_queue(str(run.user_id), removed)
+    await job_queue.publish(finished_event(run, f"stopped: {reason}"))
+    return StopReport(run.id, RunStatus.CANCELLED.value, removed, cancelling)

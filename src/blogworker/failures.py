@@ -1,44 +1,36 @@
-"""The one place that decides what a failed job does: fail now, retry with backoff, or wait.
-
-UnrecoverableError fails at once; DelayedError re-runs later without spending an attempt; any
-other exception is retried with the job's exponential backoff until its attempts run out.
-"""
+"""The one place that decides what a failed job does, from the error's type (blogqueue.errors):
+fail now, retry with backoff, run later without spending an attempt, or go back to the queue."""
 
 from __future__ import annotations
 
-from bullmq import DelayedError, UnrecoverableError
+from enum import StrEnum
 
-from blogqueue.errors import InvalidInput, Misconfigured, NotFound
-from blogworker.context import SHUTDOWN_REASON, JobCancelled
-from blogworker.providers.base import FailureKind, ProviderError
-
-_PASS_THROUGH: tuple[type[Exception], ...] = (UnrecoverableError, DelayedError)
-_FAIL_NOW = {FailureKind.AUTH, FailureKind.MODEL, FailureKind.QUOTA, FailureKind.BAD_REQUEST}
+from blogqueue.errors import BlogQueueError, Cancelled, Postponed, ShuttingDown
 
 
-def _unrecoverable(message: str) -> Exception:
-    error: Exception = UnrecoverableError(message)
-    return error
+class Outcome(StrEnum):
+    RETRY = "retry"  # with the job's backoff, while attempts remain
+    FAIL = "fail"  # now and for good
+    POSTPONE = "postpone"  # run again later, without spending an attempt
+    HAND_BACK = "hand back"  # back to the queue at once, without spending an attempt
 
 
-def classify(err: Exception) -> Exception:
-    """Map an error from a handler to the exception BullMQ should see."""
-    if isinstance(err, _PASS_THROUGH):
-        return err
-    if isinstance(err, JobCancelled):
-        return _unrecoverable(f"cancelled: {err}")
-    if isinstance(err, InvalidInput | Misconfigured | NotFound):
-        return _unrecoverable(str(err))
-    if isinstance(err, ProviderError) and err.kind in _FAIL_NOW:
-        return _unrecoverable(err.message)
-    return err
+def decide(err: BaseException) -> Outcome:
+    if isinstance(err, ShuttingDown):
+        return Outcome.HAND_BACK
+    if isinstance(err, Postponed):
+        return Outcome.POSTPONE
+    if isinstance(err, BlogQueueError):
+        return Outcome.RETRY if err.retryable else Outcome.FAIL
+    return Outcome.RETRY  # not raised on purpose (a bug, a dropped connection): another attempt may do
 
 
-def is_final(err: Exception, attempt: int, attempts: int) -> bool:
+def is_final(err: BaseException, attempt: int, attempts: int) -> bool:
     """Whether this failure ends the job for good (`attempt` counts from 0)."""
-    if isinstance(err, JobCancelled) and str(err) == SHUTDOWN_REASON:
-        return False  # the worker is stopping: the job goes back to the queue
-    classified = classify(err)
-    if isinstance(classified, DelayedError):
-        return False
-    return isinstance(classified, UnrecoverableError) or attempt + 1 >= attempts
+    outcome = decide(err)
+    return outcome is Outcome.FAIL or (outcome is Outcome.RETRY and attempt + 1 >= attempts)
+
+
+def reason(err: BaseException) -> str:
+    """The job's failed reason, as BullMQ stores it."""
+    return f"cancelled: {err}" if isinstance(err, Cancelled) else str(err)

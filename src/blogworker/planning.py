@@ -12,10 +12,11 @@ from typing import Any
 
 import msgspec
 
-from blogqueue import runs
+from blogqueue import claims, runs
 from blogqueue.models import GenerationRun, RunMode, RunStatus
-from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload, decode_payload
-from blogqueue.queues import MAX_PRIORITY, JobName
+from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload
+from blogqueue.queues import MAX_PRIORITY, JobName, plan_id, post_job_id
+from blogqueue.run_events import ProgressData
 from blogqueue.titles import MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
 from blogqueue.tmdb import find_new_titles
 from blogworker.context import WorkerContext
@@ -23,23 +24,13 @@ from blogworker.context import WorkerContext
 PLAN_ROUNDS = 3  # find + claim passes, in case parallel runs claim some candidates first
 
 
-def plan_id(ctx: WorkerContext) -> str:
-    """This planning job's id, usable as a prefix of job ids (scheduler job ids contain ':')."""
-    return str(ctx.job.id).replace(":", "-")
-
-
-def post_job_id(plan: str, media_type: str, tmdb_id: int) -> str:
-    return f"{plan}-{media_type}-{tmdb_id}"
-
-
-async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[str, int]]:
-    svc = ctx.svc
+async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> list[tuple[str, int]]:
+    svc = ctx.services
     assert run.id is not None
     media_type = MediaType(run.media_type)
     filters = msgspec.convert(run.filters, TitleFilters)
-    plan = plan_id(ctx)
     async with svc.sessions() as session:  # a retried planning job reuses what it claimed before
-        mine = [c for c in await runs.claims_of(session, run.id) if c.job_id.startswith(f"{plan}-")]
+        mine = [c for c in await claims.claims_of(session, run.id) if c.job_id.startswith(f"{plan}-")]
     claimed = [(c.media_type, c.tmdb_id) for c in mine]
     for _ in range(PLAN_ROUNDS):
         missing = run.requested - len(claimed)
@@ -48,7 +39,7 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[st
 
         async def exclude(page: list[TitleSummary]) -> set[int]:
             async with svc.sessions() as session:
-                return await runs.taken_ids(session, media_type, [title.tmdb_id for title in page])
+                return await claims.taken_ids(session, media_type, [title.tmdb_id for title in page])
 
         found = await find_new_titles(
             svc.catalog,
@@ -64,7 +55,7 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[st
         async with svc.sessions() as session:
             for title in found:
                 job_id = post_job_id(plan, title.media_type, title.tmdb_id)
-                if await runs.claim(session, title.media_type, title.tmdb_id, run.id, job_id):
+                if await claims.claim(session, title.media_type, title.tmdb_id, run.id, job_id):
                     claimed.append((title.media_type.value, title.tmdb_id))
                     await ctx.reporter.log(
                         f"candidate: {title.title} ({title.year or 'year unknown'}), "
@@ -73,18 +64,17 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun) -> list[tuple[st
     return claimed[: run.requested]
 
 
-async def plan_run(ctx: WorkerContext) -> dict[str, Any]:
-    payload = decode_payload(ctx.job.data, GenerateRun)
-    ctx.report_for_run(payload.run_id, payload.user_id)
-    svc = ctx.svc
+async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
+    svc = ctx.services
     async with svc.sessions() as session:
         run = await runs.get_run(session, payload.run_id)
     assert run.id is not None
     if run.status in runs.FINISHED:
         return {"runId": run.id, "planned": 0, "skipped": f"run is {run.status}"}
-    await svc.job_queue.redis.sadd(svc.job_queue.keys.run_jobs(run.id), str(ctx.job.id))
-    titles = await _claim_titles(ctx, run)
-    jobs = await _post_jobs(ctx, run, payload.user_id, titles)
+    await svc.job_queue.track_run_jobs(run.id, str(ctx.job.id))
+    plan = plan_id(str(ctx.job.id))
+    titles = await _claim_titles(ctx, run, plan)
+    jobs = await _post_jobs(ctx, run, plan, payload.user_id, titles)
     async with svc.sessions() as session:
         run = await runs.get_run(session, run.id)
         continuous = run.mode == RunMode.CONTINUOUS
@@ -93,31 +83,30 @@ async def plan_run(ctx: WorkerContext) -> dict[str, Any]:
             await runs.set_status(session, run, RunStatus.RUNNING)
         else:
             await runs.set_status(session, run, RunStatus.COMPLETED, "no new titles matched")
-            await ctx.publish("run-finished", run.message, status=run.status, postsDone=0, postsFailed=0)
+            await ctx.publish(runs.finished_event(run))
     if jobs:
-        await svc.job_queue.redis.sadd(svc.job_queue.keys.run_jobs(payload.run_id), *(job[2] for job in jobs))
+        await svc.job_queue.track_run_jobs(payload.run_id, *(job[2] for job in jobs))
         await svc.job_queue.enqueue_many(jobs)
     await ctx.reporter.log(f"planned {len(jobs)} of {run.requested} posts")
-    await ctx.reporter.progress({"stage": "planned", "planned": len(jobs), "requested": run.requested})
+    await ctx.reporter.progress(ProgressData(stage="planned", planned=len(jobs), requested=run.requested))
     return {"runId": run.id, "planned": len(jobs)}
 
 
 async def _post_jobs(
-    ctx: WorkerContext, run: GenerationRun, user_id: str, titles: list[tuple[str, int]]
+    ctx: WorkerContext, run: GenerationRun, plan: str, user_id: str, titles: list[tuple[str, int]]
 ) -> list[tuple[JobName, JobPayload, str, int | None]]:
     """One post job per title. Priorities are fair between users: each user's posts are numbered
     after the posts of theirs still waiting, so a small batch is not stuck behind a big one."""
     assert run.id is not None
     if not titles:
         return []
-    queued = ctx.svc.job_queue.keys.queued_posts(user_id)
-    after = await ctx.svc.job_queue.redis.incrby(queued, len(titles)) - len(titles)
+    after = await ctx.services.job_queue.queue_posts(user_id, len(titles))
     base = run.priority or 0
     return [
         (
             JobName.GENERATE_POST,
             GeneratePost(user_id=user_id, run_id=run.id, tmdb_id=tmdb_id, media_type=media_type),  # type: ignore[arg-type]
-            post_job_id(plan_id(ctx), media_type, tmdb_id),
+            post_job_id(plan, media_type, tmdb_id),
             min(MAX_PRIORITY, base + max(after, 0) + index + 1),
         )
         for index, (media_type, tmdb_id) in enumerate(titles)

@@ -1,19 +1,25 @@
-"""Dispatch by job name; what a failure means is decided in `failures.py`."""
+"""The callable handed to the bullmq Worker: decode each job's payload once from the handler table,
+run its handler, and turn a failure into what BullMQ should do (decided in `failures.py`)."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from bullmq import DelayedError, Job, UnrecoverableError
 
+from blogqueue.errors import Cancelled, InvalidJob, Postponed
+from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload, RunPayload, SelfTest, decode_payload
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
-from blogworker.context import SHUTDOWN_REASON, JobCancelled, WorkerContext
-from blogworker.failures import classify
-from blogworker.generation import write_post
+from blogworker import failures
+from blogworker.context import WorkerContext
+from blogworker.failures import Outcome
+from blogworker.generation import give_up, write_post
 from blogworker.planning import plan_run
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
@@ -21,11 +27,22 @@ from blogworker.services import WorkerServices
 
 log = structlog.get_logger("blogworker.processor")
 
-Handler = Callable[[WorkerContext], Awaitable[Any]]
-HANDLERS: Mapping[str, Handler] = {
-    JobName.SELFTEST: run_selftest,
-    JobName.GENERATE: plan_run,
-    JobName.GENERATE_POST: write_post,
+P = TypeVar("P", bound=JobPayload)
+
+
+@dataclass(frozen=True)
+class Handler(Generic[P]):
+    """What runs a job name: its payload type, the handler, and what to do once it failed for good."""
+
+    payload_type: type[P]
+    run: Callable[[WorkerContext, P], Awaitable[Any]]
+    on_final_failure: Callable[[WorkerContext, P, Exception], Awaitable[None]] | None = None
+
+
+HANDLERS: Mapping[str, Handler[Any]] = {
+    JobName.SELFTEST: Handler(SelfTest, run_selftest),
+    JobName.GENERATE: Handler(GenerateRun, plan_run),
+    JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
 }
 
 
@@ -36,49 +53,71 @@ class Cancellations(Protocol):
 
 
 class Processor:
-    """The callable handed to the bullmq Worker: `(job, token, signal)`."""
-
     def __init__(
         self,
         settings: Settings,
+        services: WorkerServices,
         cancellations: Cancellations,
-        handlers: Mapping[str, Handler] = HANDLERS,
+        handlers: Mapping[str, Handler[Any]] = HANDLERS,
         worker_name: str = "",
-        services: WorkerServices | None = None,
     ) -> None:
         self.settings = settings
         self.services = services
-        self.worker_name = worker_name
-        self.handlers = handlers
         self.cancellations = cancellations
+        self.handlers = handlers
+        self.worker_name = worker_name
+        self.stopping = asyncio.Event()  # the runner sets it before aborting jobs at shutdown
 
     async def __call__(self, job: Job, token: str, signal: Any) -> Any:
         with structlog.contextvars.bound_contextvars(job_id=job.id, job_name=job.name):
-            reason = self.cancellations.reason(str(job.id))
-            if reason is not None:
-                await self.cancellations.forget(str(job.id))
-                raise UnrecoverableError(f"cancelled: {reason}")
-            handler = self.handlers.get(job.name)
-            if handler is None:
-                raise UnrecoverableError(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
             ctx = WorkerContext(
                 job=job,
                 token=token,
                 settings=self.settings,
+                services=self.services,
                 reporter=JobReporter(job),
                 signal=signal,
+                stopping=self.stopping,
                 worker=self.worker_name,
-                services=self.services,
             )
-            log.info("job_started", attempt=ctx.attempt + 1)
+            handler = self.handlers.get(job.name)
+            payload: Any = None
             try:
-                return await handler(ctx)
-            except JobCancelled as err:
-                if str(err) == SHUTDOWN_REASON:
-                    # Not the job's fault: hand it back at once, without spending an attempt.
-                    await job.moveToDelayed(int(time.time() * 1000), token)
-                    raise DelayedError(SHUTDOWN_REASON) from err
-                await self.cancellations.forget(str(job.id))
-                raise classify(err) from err
+                reason = self.cancellations.reason(str(job.id))
+                if reason is not None:
+                    raise Cancelled(reason)
+                if handler is None:
+                    raise InvalidJob(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
+                payload = decode_payload(job.data, handler.payload_type)
+                if isinstance(payload, RunPayload):
+                    ctx.report_for_run(payload.run_id, payload.user_id)
+                log.info("job_started", attempt=ctx.attempt + 1)
+                return await handler.run(ctx, payload)
             except Exception as err:
-                raise classify(err) from err
+                failure = await self._settle(ctx, handler, payload, err)
+                if failure is err:
+                    raise
+                raise failure from err
+
+    async def _settle(
+        self, ctx: WorkerContext, handler: Handler[Any] | None, payload: Any, err: Exception
+    ) -> Exception:
+        """Act on the decision for this failure; returns the exception BullMQ should see."""
+        outcome = failures.decide(err)
+        if outcome in (Outcome.HAND_BACK, Outcome.POSTPONE):
+            delay_s = err.delay_s if isinstance(err, Postponed) else 0.0
+            if delay_s:
+                await ctx.reporter.log(f"waiting {delay_s:.1f} s: {err}")
+            await ctx.job.moveToDelayed(int((time.time() + delay_s) * 1000), ctx.token)
+            delayed: Exception = DelayedError(str(err))
+            return delayed
+        if isinstance(err, Cancelled):
+            await self.cancellations.forget(str(ctx.job.id))
+        final = failures.is_final(err, ctx.attempt, ctx.attempts)
+        log.warning("job_attempt_failed", outcome=outcome.value, final=final, error=failures.reason(err))
+        if final and handler is not None and handler.on_final_failure is not None and payload is not None:
+            await handler.on_final_failure(ctx, payload, err)
+        if outcome is Outcome.FAIL:
+            unrecoverable: Exception = UnrecoverableError(failures.reason(err))
+            return unrecoverable
+        return err

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 import msgspec
-import redis.asyncio as aioredis
 import structlog
 from bullmq import Job
 
-from blogqueue import run_events
-from blogqueue.run_events import RunEvent
+from blogqueue.jobqueue import JobQueue
+from blogqueue.run_events import LogLine, Progress, ProgressData
 
 log = structlog.get_logger("blogworker.job")
 
 
 class Reporter(Protocol):
-    async def progress(self, value: int | dict[str, Any]) -> None: ...
+    async def progress(self, value: int | ProgressData) -> None: ...
 
     async def log(self, message: str) -> None: ...
 
@@ -27,8 +26,8 @@ class JobReporter:
     def __init__(self, job: Job) -> None:
         self._job = job
 
-    async def progress(self, value: int | dict[str, Any]) -> None:
-        await self._job.updateProgress(value)
+    async def progress(self, value: int | ProgressData) -> None:
+        await self._job.updateProgress(value if isinstance(value, int) else msgspec.to_builtins(value))
 
     async def log(self, message: str) -> None:
         await self._job.log(message)
@@ -38,22 +37,17 @@ class JobReporter:
 class RunReporter:
     """A job's reporter that also publishes each line and progress step as a run event."""
 
-    def __init__(self, inner: Reporter, redis: aioredis.Redis, prefix: str, event: RunEvent) -> None:
-        self._inner, self._redis, self._prefix, self._event = inner, redis, prefix, event
+    def __init__(self, inner: Reporter, job_queue: JobQueue, event: LogLine) -> None:
+        self._inner, self._job_queue, self._event = inner, job_queue, event
 
-    async def progress(self, value: int | dict[str, Any]) -> None:
+    async def progress(self, value: int | ProgressData) -> None:
         await self._inner.progress(value)
-        data = value if isinstance(value, dict) else {"percent": value}
-        await run_events.publish(
-            self._redis, self._prefix, msgspec.structs.replace(self._event, kind="progress", data=data)
+        data = ProgressData(percent=value) if isinstance(value, int) else value
+        event = self._event
+        await self._job_queue.publish(
+            Progress(run_id=event.run_id, user_id=event.user_id, job_id=event.job_id, data=data)
         )
 
     async def log(self, message: str) -> None:
         await self._inner.log(message)
-        await run_events.publish(
-            self._redis, self._prefix, msgspec.structs.replace(self._event, kind="log", message=message)
-        )
-
-    async def publish(self, kind: str, message: str, data: dict[str, Any]) -> None:
-        event = msgspec.structs.replace(self._event, kind=kind, message=message, data=data)
-        await run_events.publish(self._redis, self._prefix, event)
+        await self._job_queue.publish(msgspec.structs.replace(self._event, message=message))

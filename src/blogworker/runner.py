@@ -14,11 +14,9 @@ import structlog
 from bullmq import Job, Worker
 
 from blogqueue.connection import connection_options
-from blogqueue.jobqueue import JobQueue
 from blogqueue.queues import QUEUE_NAME, Keys
 from blogqueue.settings import Settings
 from blogworker.cancellation import CancelBridge
-from blogworker.context import SHUTDOWN_REASON
 from blogworker.processor import HANDLERS, Handler, Processor
 from blogworker.services import WorkerServices
 
@@ -80,16 +78,13 @@ class WorkerRunner:
     """Runs one worker until told to stop; `serve` returns the process exit code."""
 
     def __init__(
-        self, settings: Settings, name: str | None = None, handlers: Mapping[str, Handler] = HANDLERS
+        self, settings: Settings, name: str | None = None, handlers: Mapping[str, Handler[Any]] = HANDLERS
     ) -> None:
         self.settings = settings
         self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-        self.keys = Keys(settings.queue_prefix)
-        self.job_queue = JobQueue(settings)
-        self.redis = self.job_queue.redis
-        self.services = WorkerServices.open(settings, self.job_queue)
-        self.cancellations = CancelBridge(self.redis, self.keys, self._abort)
-        self.processor = Processor(settings, self.cancellations, handlers, self.name, self.services)
+        self.services = WorkerServices.open(settings)
+        self.cancellations = CancelBridge(self.services.redis, Keys(settings.queue_prefix), self._abort)
+        self.processor = Processor(settings, self.services, self.cancellations, handlers, self.name)
         self.worker = QueueWorker(QUEUE_NAME, self.processor, worker_options(settings, self.name))
         self.worker.on("completed", lambda job, _result: log.info("job_completed", job_id=job.id))
         self.worker.on("failed", self._on_failed)
@@ -98,9 +93,8 @@ class WorkerRunner:
 
     @staticmethod
     def _on_failed(job: Job, err: BaseException) -> None:
-        attempts = (job.opts or {}).get("attempts", 1)
-        final = int(job.attemptsMade or 0) >= int(attempts) or type(err).__name__ == "UnrecoverableError"
-        log.warning("job_failed", job_id=job.id, error=str(err), attempts_made=job.attemptsMade, final=final)
+        # The processor logged its decision; this also covers jobs failed for stalling too often.
+        log.warning("job_failed", job_id=job.id, error=str(err), attempts_made=job.attemptsMade)
 
     def _abort(self, job_id: str, reason: str) -> None:
         if self.worker.cancelJob(job_id, reason):
@@ -114,7 +108,7 @@ class WorkerRunner:
             prefix=self.settings.queue_prefix,
             concurrency=self.settings.worker_concurrency,
         )
-        await self.redis.ping()
+        await self.services.redis.ping()
         # bullmq only learns the server's capabilities here; without them it rounds every wait
         # for a due job (delays, backoff) up to whole seconds.
         for connection in (self.worker.redisConnection, self.worker.blockingRedisConnection):
@@ -137,7 +131,6 @@ class WorkerRunner:
         with contextlib.suppress(asyncio.CancelledError):
             await bridge_task
         await self.services.aclose()
-        await self.job_queue.close()
         log.info("worker_stopped", worker=self.name)
         return 1 if crashed else 0
 
@@ -154,7 +147,8 @@ class WorkerRunner:
             _, active = await asyncio.wait(active, timeout=self.settings.shutdown_grace_s)
         if active:
             log.warning("worker_abort_active", jobs=[job.id for job, _ in self.worker.jobs])
-            self.worker.cancelAllJobs(SHUTDOWN_REASON)  # handlers hand their jobs back to the queue
+            self.processor.stopping.set()  # so the aborted jobs go back to the queue as they were
+            self.worker.cancelAllJobs("worker shutting down")
             _, active = await asyncio.wait(active, timeout=FORCE_CLOSE_WAIT_S)
         if active:
             # Still running: leave them active; another worker recovers them as stalled.

@@ -5,21 +5,25 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bullmq import UnrecoverableError
-
-from blogqueue.payloads import SelfTest, decode_payload
+from blogqueue.errors import BlogQueueError
+from blogqueue.payloads import SelfTest
 from blogworker.context import WorkerContext
 
 
-class SelfTestFailure(Exception):
+class SelfTestFailure(BlogQueueError):
     """A transient failure the selftest was asked to simulate."""
 
+    retryable = True
 
-async def run_selftest(ctx: WorkerContext) -> dict[str, Any]:
-    payload = decode_payload(ctx.job.data, SelfTest)
+
+class SelfTestAbort(BlogQueueError):
+    """A failure the selftest was asked to simulate that no retry can mend."""
+
+
+async def run_selftest(ctx: WorkerContext, payload: SelfTest) -> dict[str, Any]:
     await ctx.reporter.log(f"selftest attempt {ctx.attempt + 1}")
     if payload.unrecoverable:
-        raise UnrecoverableError("selftest asked to fail without retry")
+        raise SelfTestAbort("selftest asked to fail without retry")
     if ctx.attempt < payload.fail_attempts:
         raise SelfTestFailure(f"selftest failing attempt {ctx.attempt + 1} of {payload.fail_attempts}")
     await ctx.reporter.progress(50)

@@ -5,16 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import httpx
+import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import db
+from blogqueue.connection import redis_client
 from blogqueue.crypto import KeyCipher
 from blogqueue.jobqueue import JobQueue
+from blogqueue.queues import Keys
 from blogqueue.registry import ModelRegistry, load_registry
 from blogqueue.settings import Settings
 from blogqueue.titles import TitleCatalog
 from blogqueue.tmdb import open_catalog
+from blogworker.cooldown import ProviderCooldown
 from blogworker.providers.factory import GeneratorPool
 
 PROVIDER_TIMEOUT_S = 120.0
@@ -29,14 +33,17 @@ class WorkerServices:
     catalog: TitleCatalog
     generators: GeneratorPool
     job_queue: JobQueue
+    redis: aioredis.Redis  # our own keys: cancel marks and channel, provider cooldowns
+    cooldown: ProviderCooldown
     http: httpx.AsyncClient
 
     @classmethod
-    def open(cls, settings: Settings, job_queue: JobQueue) -> WorkerServices:
+    def open(cls, settings: Settings) -> WorkerServices:
         """Fails at once, not at the first job, if the key ring is missing or malformed."""
         cipher = KeyCipher.from_settings(settings)
         engine = db.create_engine(settings)
         http = httpx.AsyncClient(timeout=settings.tmdb_timeout_s)
+        redis = redis_client(settings)
         return cls(
             engine=engine,
             sessions=db.session_factory(engine),
@@ -46,7 +53,9 @@ class WorkerServices:
             generators=GeneratorPool(
                 base_urls=settings.provider_base_urls(), timeout_s=settings.provider_timeout_s
             ),
-            job_queue=job_queue,
+            job_queue=JobQueue(settings),
+            redis=redis,
+            cooldown=ProviderCooldown(redis, Keys(settings.queue_prefix)),
             http=http,
         )
 
@@ -55,3 +64,5 @@ class WorkerServices:
         await self.catalog.aclose()
         await self.http.aclose()
         await self.engine.dispose()
+        await self.job_queue.close()
+        await self.redis.aclose()

@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import db
+from blogqueue.connection import redis_client
 from blogqueue.crypto import KeyCipher
 from blogqueue.jobqueue import JobQueue
 from blogqueue.login_throttle import LoginThrottle
 from blogqueue.logs import configure_logging
+from blogqueue.queues import Keys
 from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
-from webapi.auth import Sessions, build_auth
+from webapi.auth import Revocations, Sessions, build_auth
 from webapi.controllers.ai_settings import AiSettingsController
 from webapi.controllers.auth import AuthController
 from webapi.controllers.generate import AutoGenerateController
@@ -35,7 +37,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging(settings)
     auth = build_auth(settings)
-    sessions = Sessions(auth)
+    redis = redis_client(settings)  # sessions and sign-in: apart from the queue's connections
+    revocations = Revocations(redis, Keys(settings.queue_prefix))
+    sessions = Sessions(auth, revocations)
+    throttle = LoginThrottle(redis, settings)
     cipher = KeyCipher.from_settings(settings)  # fails at start, not at first use, if misconfigured
     registry = load_registry()
 
@@ -46,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             stack.push_async_callback(app.state.engine.dispose)
             app.state.job_queue = JobQueue(settings)
             stack.push_async_callback(app.state.job_queue.close)
-            app.state.throttle = LoginThrottle(app.state.job_queue.redis, settings)
+            stack.push_async_callback(redis.aclose)
             yield
 
     def provide_job_queue() -> JobQueue:
@@ -54,9 +59,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     def provide_engine() -> AsyncEngine:
         return app.state.engine  # type: ignore[no-any-return]
-
-    def provide_throttle() -> LoginThrottle:
-        return app.state.throttle  # type: ignore[no-any-return]
 
     async def provide_db_session() -> AsyncIterator[AsyncSession]:
         async with AsyncSession(app.state.engine, expire_on_commit=False) as session:
@@ -81,7 +83,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "job_queue": Provide(provide_job_queue, sync_to_thread=False),
             "engine": Provide(provide_engine, sync_to_thread=False),
-            "throttle": Provide(provide_throttle, sync_to_thread=False),
+            "throttle": Provide(lambda: throttle, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
             "sessions": Provide(lambda: sessions, sync_to_thread=False),
             "cipher": Provide(lambda: cipher, sync_to_thread=False),
@@ -91,4 +93,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
     )
+    app.state.revocations = revocations
     return app

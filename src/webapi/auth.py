@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+import redis.asyncio as aioredis
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -16,8 +17,8 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue.jobqueue import JobQueue
 from blogqueue.models import Role, User
+from blogqueue.queues import Keys
 from blogqueue.secrets_store import session_secret
 from blogqueue.settings import Settings
 
@@ -35,8 +36,20 @@ class CurrentUser(msgspec.Struct, frozen=True):
         return self.role == Role.ADMIN
 
 
-def _revoked_key(settings: Settings, jti: str) -> str:
-    return f"blogqueue:{settings.queue_prefix}:revoked-token:{jti}"
+class Revocations:
+    """Signed-out session tokens, kept in Redis until they would have expired."""
+
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def revoke(self, token: Token) -> None:
+        if token.jti:
+            ttl = max(1, int(token.exp.timestamp() - time.time()))
+            await self._redis.set(self._keys.revoked_token(str(token.jti)), "1", ex=ttl)
+
+    async def is_revoked(self, token: Token) -> bool:
+        return token.jti is None or bool(await self._redis.exists(self._keys.revoked_token(str(token.jti))))
 
 
 async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
@@ -48,10 +61,8 @@ async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, 
 
 
 async def is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
-    job_queue: JobQueue = connection.app.state.job_queue
-    return token.jti is None or bool(
-        await job_queue.redis.exists(_revoked_key(job_queue.settings, str(token.jti)))
-    )
+    revocations: Revocations = connection.app.state.revocations
+    return await revocations.is_revoked(token)
 
 
 def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
@@ -69,8 +80,9 @@ def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
 class Sessions:
     """Issues session tokens (and their cookie) and revokes them."""
 
-    def __init__(self, auth: JWTCookieAuth[CurrentUser, Token]) -> None:
+    def __init__(self, auth: JWTCookieAuth[CurrentUser, Token], revocations: Revocations) -> None:
         self._auth = auth
+        self._revocations = revocations
 
     def issue(self, user: User) -> str:
         return self._auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
@@ -86,11 +98,8 @@ class Sessions:
             secure=secure,
         )
 
-    @staticmethod
-    async def revoke(job_queue: JobQueue, token: Token) -> None:
-        if token.jti:
-            ttl = max(1, int(token.exp.timestamp() - time.time()))
-            await job_queue.redis.set(_revoked_key(job_queue.settings, str(token.jti)), "1", ex=ttl)
+    async def revoke(self, token: Token) -> None:
+        await self._revocations.revoke(token)
 
 
 def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

@@ -32,7 +32,7 @@ async def _add(job_queue: JobQueue, who: Who, options: EnqueueOptions | None = N
 
 async def _in_state(job_queue: JobQueue, job_id: str, state: str, timeout: float = 15) -> None:
     async def check() -> bool:
-        return str(await job_queue.queue.getJobState(job_id)) == state
+        return str(await job_queue._queue.getJobState(job_id)) == state
 
     await wait_for(check, timeout)
 
@@ -59,10 +59,10 @@ async def test_a_user_lists_their_own_jobs_per_state_newest_first_with_paging(jo
 
 async def test_the_user_listing_prunes_jobs_bullmq_removed(job_queue: JobQueue) -> None:
     kept, dropped = await _add(job_queue, ALICE), await _add(job_queue, ALICE)
-    await job_queue.queue.remove(dropped)
+    await job_queue._queue.remove(dropped)
     page = await job_admin.list_jobs(job_queue, JobState.WAITING, owner="7")
     assert ([item.id for item in page.items], page.total) == ([kept], 1)
-    assert await job_queue.redis.zrange(job_queue.keys.user_jobs("7"), 0, -1) == [kept]
+    assert await job_queue._redis.zrange(job_queue._keys.user_jobs("7"), 0, -1) == [kept]
 
 
 async def test_admins_list_every_job_of_a_state_or_one_users(job_queue: JobQueue) -> None:
@@ -102,7 +102,7 @@ async def test_a_job_of_someone_else_reads_as_missing(job_queue: JobQueue) -> No
             await action(job_queue, BOB, job_id)
         with pytest.raises(NotFound, match="does not exist"):
             await action(job_queue, ADMIN, "no-such-job")
-    assert await job_queue.queue.getJob(job_id) is not None
+    assert await job_queue._queue.getJob(job_id) is not None
 
 
 async def test_active_completed_and_failed_jobs_show_in_their_state_with_details(
@@ -134,7 +134,7 @@ async def test_active_completed_and_failed_jobs_show_in_their_state_with_details
     assert completed.progress == 100 and completed.stacktrace == []
     with pytest.raises(Conflict, match="running"):
         await job_admin.remove_job(job_queue, ALICE, running)
-    assert str(await job_queue.queue.getJobState(running)) == "active"
+    assert str(await job_queue._queue.getJobState(running)) == "active"
 
 
 async def test_retry_moves_a_failed_job_back_to_waiting_and_only_a_failed_one(
@@ -146,7 +146,7 @@ async def test_retry_moves_a_failed_job_back_to_waiting_and_only_a_failed_one(
     await worker.stop()
     retried = await job_admin.retry_job(job_queue, ALICE, failed)
     assert (retried.state, retried.failed_reason) == ("waiting", None)
-    assert str(await job_queue.queue.getJobState(failed)) == "waiting"
+    assert str(await job_queue._queue.getJobState(failed)) == "waiting"
     with pytest.raises(Conflict, match="is waiting: only a failed job"):
         await job_admin.retry_job(job_queue, ALICE, failed)
 
@@ -165,9 +165,9 @@ async def test_remove_deletes_a_pending_job_and_its_index_entry(job_queue: JobQu
     delayed = await _add(job_queue, ALICE, EnqueueOptions(delay_ms=600_000))
     await job_admin.remove_job(job_queue, ALICE, waiting)
     await job_admin.remove_job(job_queue, ADMIN, delayed)
-    assert await job_queue.queue.getJob(waiting) is None
-    assert await job_queue.queue.getJob(delayed) is None
-    assert await job_queue.redis.zcard(job_queue.keys.user_jobs("7")) == 0
+    assert await job_queue._queue.getJob(waiting) is None
+    assert await job_queue._queue.getJob(delayed) is None
+    assert await job_queue._redis.zcard(job_queue._keys.user_jobs("7")) == 0
 
 
 async def test_clean_removes_finished_jobs_older_than_the_grace(
@@ -246,5 +246,5 @@ async def test_the_report_has_counts_throughput_and_failure_rate(
 
 
 async def _finished_at(job_queue: JobQueue, job_id: str) -> int:
-    job = await job_queue.queue.getJob(job_id)
+    job = await job_queue._queue.getJob(job_id)
     return int(job.finishedOn)

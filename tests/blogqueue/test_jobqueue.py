@@ -3,15 +3,16 @@ import re
 import pytest
 
 from blogqueue.errors import InvalidJob, NotFound
+from blogqueue.job_admin import list_jobs
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
-from blogqueue.queues import JobName
+from blogqueue.queues import JobName, JobState
 
 
 async def test_enqueue_uses_the_seed_id_form_and_default_options(job_queue: JobQueue) -> None:
     job_id = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="user123"))
     assert re.fullmatch(r"blog-gen-user123-\d{13}", job_id)
-    job = await job_queue.queue.getJob(job_id)
+    job = await job_queue._queue.getJob(job_id)
     assert job.name == "selftest"
     assert job.data["userId"] == "user123"
     assert job.opts["attempts"] == 3
@@ -33,7 +34,7 @@ async def test_invalid_custom_id_or_priority_enqueues_nothing(job_queue: JobQueu
         await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(priority=3_000_000))
     metrics = await job_queue.get_queue_metrics()
     assert metrics.waiting == metrics.prioritized == 0
-    assert await job_queue.get_user_jobs("system") == []
+    assert (await list_jobs(job_queue, JobState.WAITING, owner="system")).items == []
 
 
 async def test_metrics_count_every_state(job_queue: JobQueue) -> None:
@@ -49,12 +50,12 @@ async def test_user_jobs_come_from_the_index_and_prune_removed_jobs(job_queue: J
     a1 = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="alice"))
     a2 = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="alice"))
     await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="bob"))
-    jobs = await job_queue.get_user_jobs("alice")
+    jobs = (await list_jobs(job_queue, JobState.WAITING, owner="alice")).items
     assert [job.id for job in jobs] == [a2, a1]
     assert {job.state for job in jobs} == {"waiting"}
-    await job_queue.queue.remove(a1)
-    assert [job.id for job in await job_queue.get_user_jobs("alice")] == [a2]
-    assert await job_queue.redis.zcard(job_queue.keys.user_jobs("alice")) == 1
+    await job_queue._queue.remove(a1)
+    assert [job.id for job in (await list_jobs(job_queue, JobState.WAITING, owner="alice")).items] == [a2]
+    assert await job_queue._redis.zcard(job_queue._keys.user_jobs("alice")) == 1
 
 
 async def test_cancel_removes_a_waiting_or_delayed_job(job_queue: JobQueue) -> None:
@@ -62,7 +63,7 @@ async def test_cancel_removes_a_waiting_or_delayed_job(job_queue: JobQueue) -> N
     delayed = await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(delay_ms=60_000))
     assert await job_queue.cancel_job(waiting) is CancelOutcome.REMOVED
     assert await job_queue.cancel_job(delayed) is CancelOutcome.REMOVED
-    assert await job_queue.queue.getJob(waiting) is None
+    assert await job_queue._queue.getJob(waiting) is None
     assert (await job_queue.get_queue_metrics()).delayed == 0
 
 

@@ -43,10 +43,10 @@ async def test_a_run_is_stored_with_its_planning_job(db_settings: Settings) -> N
     try:
         async with db.session_factory(engine)() as session:
             user = await users.create_user(session, "r@example.com", "password-r")
-            run = await runs.create_run(session, queue, load_registry(), user.id or 0, SPEC)
+            run = await runs.create_run(session, queue, user.id or 0, SPEC)
         assert run.status == "planning"
         assert run.plan_job_id and run.plan_job_id.startswith(f"blog-gen-{user.id}-")
-        job = await queue.queue.getJob(run.plan_job_id)
+        job = await queue._queue.getJob(run.plan_job_id)
         assert job.name == "generate"
         assert job.data == {"version": 1, "userId": str(user.id), "runId": run.id}
     finally:
@@ -66,7 +66,7 @@ async def test_a_run_that_cannot_be_queued_leaves_nothing_behind(
         async with db.session_factory(engine)() as session:
             user = await users.create_user(session, "r@example.com", "password-r")
             with pytest.raises(Exception, match=r"(?i)connect"):
-                await runs.create_run(session, queue, load_registry(), user.id or 0, SPEC)
+                await runs.create_run(session, queue, user.id or 0, SPEC)
             assert (await session.exec(select(GenerationRun))).all() == []
     finally:
         await queue.close()

@@ -69,7 +69,7 @@ class Pipeline:
         spec = RunSpec(model=model, source=source, media_type=media, count=count)
 
         async def create(session: Any) -> int:
-            run = await runs.create_run(session, self.queue, load_registry(), self.user_id, spec)
+            run = await runs.create_run(session, self.queue, self.user_id, spec)
             return run.id or 0
 
         run_id: int = await self.session_do(create)
@@ -99,7 +99,7 @@ class Pipeline:
 
     async def post_jobs(self, run_id: int) -> list[Any]:
         run = await self.run(run_id)
-        jobs = await self.queue.queue.getJobs(
+        jobs = await self.queue._queue.getJobs(
             ["completed", "failed", "active", "waiting", "delayed", "prioritized"]
         )
         return [job for job in jobs if str(job.id).startswith(f"{run.plan_job_id}-")]

@@ -111,7 +111,7 @@ async def test_offline_runs_need_no_key_and_never_repeat_a_title(
         assert post.body.count("\n## ") >= 3
         assert post.status == "draft"
     jobs = await pipeline.post_jobs(first.id or 0)
-    logs = (await pipeline.queue.queue.getJobLogs(jobs[0].id))["logs"]
+    logs = (await pipeline.queue._queue.getJobLogs(jobs[0].id))["logs"]
     assert any(line.startswith("writing about") for line in logs)
     assert any(line.startswith("prompt built") for line in logs)
     assert any(line.startswith("saved as") for line in logs)
@@ -177,7 +177,7 @@ async def test_a_rate_limit_waits_as_told_without_spending_an_attempt(
     assert run.posts_done == 1
     assert job.attemptsMade == 1
     assert job.processedOn - job.timestamp >= 2_000
-    logs = (await pipeline.queue.queue.getJobLogs(job.id))["logs"]
+    logs = (await pipeline.queue._queue.getJobLogs(job.id))["logs"]
     assert any("waiting 2.0 s" in line for line in logs)
 
 
@@ -354,7 +354,7 @@ async def test_a_rate_limited_provider_slows_the_other_jobs_too(
     start_worker(settings)
     run = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 3), timeout=40)
     jobs = await pipeline.post_jobs(run.id or 0)
-    logs = [(await pipeline.queue.queue.getJobLogs(job.id))["logs"] for job in jobs]
+    logs = [(await pipeline.queue._queue.getJobLogs(job.id))["logs"] for job in jobs]
     await pipeline.queue.close()
     assert (run.posts_done, run.posts_failed) == (3, 0)
     held_back = [
@@ -376,7 +376,7 @@ async def test_a_run_stops_itself_when_its_budget_is_spent(
     spec = RunSpec(model="gpt-6.2-sol", source=Source.POPULAR, media_type=MediaType.MOVIE, count=10,
                    budget_usd=2.5 * per_post)  # fmt: skip
     created = await pipeline.session_do(
-        lambda session: runs.create_run(session, pipeline.queue, load_registry(), pipeline.user_id, spec)
+        lambda session: runs.create_run(session, pipeline.queue, pipeline.user_id, spec)
     )
     run = await pipeline.wait_finished(created.id)
     await asyncio.sleep(1.0)  # nothing more is written after the stop
@@ -428,7 +428,7 @@ async def test_a_continuous_run_plans_a_new_batch_every_tick_without_repeats(
     spec = RunSpec(model="offline", source=Source.POPULAR, media_type=MediaType.MOVIE, count=3,
                    mode=RunMode.CONTINUOUS, interval_minutes=60)  # fmt: skip
     created = await pipeline.session_do(
-        lambda session: runs.create_run(session, pipeline.queue, load_registry(), pipeline.user_id, spec)
+        lambda session: runs.create_run(session, pipeline.queue, pipeline.user_id, spec)
     )
     worker = start_worker(pipeline.settings)
 
@@ -441,7 +441,7 @@ async def test_a_continuous_run_plans_a_new_batch_every_tick_without_repeats(
     await wait_for(await posts_at_least(3), timeout=30)  # the first tick runs at once
     assert await worker.stop() == 0  # a worker restart in between changes nothing
     start_worker(pipeline.settings)
-    (next_tick,) = await pipeline.queue.queue.getJobs(["delayed"])
+    (next_tick,) = await pipeline.queue._queue.getJobs(["delayed"])
     assert next_tick.name == "generate" and next_tick.delay > 0
     await next_tick.promote()  # the next tick, an hour early
     await wait_for(await posts_at_least(6), timeout=30)

@@ -20,7 +20,7 @@ async def test_several_worker_processes_share_one_queue(redis_url: str, tmp_path
         ids = [await queue.enqueue(JobName.SELFTEST, SelfTest(sleep_ms=300)) for _ in range(12)]
 
         async def all_done() -> list[Any] | None:
-            jobs = [await queue.queue.getJob(job_id) for job_id in ids]
+            jobs = [await queue._queue.getJob(job_id) for job_id in ids]
             return jobs if all(job.finishedOn for job in jobs) else None
 
         jobs = await wait_for(all_done, timeout=30)
@@ -51,7 +51,7 @@ async def test_a_job_whose_worker_is_killed_is_completed_by_another(redis_url: s
         second = spawn_worker(settings, tmp_path / "second.log", **fast_recovery)
 
         async def completed() -> Any:
-            job = await queue.queue.getJob(job_id)
+            job = await queue._queue.getJob(job_id)
             return job if job.finishedOn else None
 
         job = await wait_for(completed, timeout=30)

@@ -34,10 +34,10 @@ async def test_selftest_job_completes_with_progress_and_logs(
     job = await finished(job_queue, job_id)
     assert job.state == "completed"
     assert job.progress == 100
-    raw = await job_queue.queue.getJob(job_id)
+    raw = await job_queue._queue.getJob(job_id)
     assert raw.returnvalue["ok"] is True
     assert raw.returnvalue["note"] == "hello"
-    logs = await job_queue.queue.getJobLogs(job_id)
+    logs = await job_queue._queue.getJobLogs(job_id)
     assert logs["logs"] == ["selftest attempt 1"]
 
 
@@ -56,7 +56,7 @@ async def test_transient_failures_are_retried_with_growing_backoff(
     assert result.state == "failed"
     assert result.attempts_made == 3
     assert "failing attempt 3" in (result.failed_reason or "")
-    logs = (await job_queue.queue.getJobLogs(flaky))["logs"]
+    logs = (await job_queue._queue.getJobLogs(flaky))["logs"]
     assert logs == ["selftest attempt 1", "selftest attempt 2", "selftest attempt 3"]
 
 
@@ -66,9 +66,9 @@ async def test_unrecoverable_and_invalid_jobs_fail_at_once(
     start_worker(settings)
     unrecoverable = await job_queue.enqueue(JobName.SELFTEST, SelfTest(unrecoverable=True))
     invalid = "invalid-payload-1"
-    await job_queue.queue.add("selftest", {"sleepMs": "soon"}, {"jobId": invalid, "attempts": 3})
+    await job_queue._queue.add("selftest", {"sleepMs": "soon"}, {"jobId": invalid, "attempts": 3})
     unknown = "unknown-name-1"
-    await job_queue.queue.add("mystery", {}, {"jobId": unknown, "attempts": 3})
+    await job_queue._queue.add("mystery", {}, {"jobId": unknown, "attempts": 3})
     for job_id, reason in [
         (unrecoverable, "without retry"),
         (invalid, "invalid job data: Expected `int`"),
@@ -102,12 +102,12 @@ async def test_a_cancel_mark_stops_a_job_that_starts_after_the_message(
 ) -> None:
     job_id = await job_queue.enqueue(JobName.SELFTEST, SelfTest())
     mark = msgspec.json.encode(CancelMark(reason="stopped by admin", at=int(time.time() * 1000)))
-    await job_queue.redis.hset(job_queue.keys.cancel_marks, job_id, mark)  # as if the message was missed
+    await job_queue._redis.hset(job_queue._keys.cancel_marks, job_id, mark)  # as if the message was missed
     start_worker(settings)
     job = await finished(job_queue, job_id)
     assert job.state == "failed"
     assert job.failed_reason == "cancelled: stopped by admin"
-    assert await job_queue.redis.hlen(job_queue.keys.cancel_marks) == 0  # handled marks are dropped
+    assert await job_queue._redis.hlen(job_queue._keys.cancel_marks) == 0  # handled marks are dropped
 
 
 async def test_shutdown_lets_active_jobs_finish_within_the_grace_period(

@@ -15,7 +15,7 @@ IDLE_S = 16  # longer than redis-py 8's default 5 s socket timeout plus bullmq's
 
 async def _all_finished(queue: JobQueue, job_ids: list[str], timeout: float) -> list[Any]:
     async def check() -> list[Any] | None:
-        jobs = [await queue.queue.getJob(job_id) for job_id in job_ids]
+        jobs = [await queue._queue.getJob(job_id) for job_id in job_ids]
         return jobs if all(job.finishedOn for job in jobs) else None
 
     result: list[Any] = await wait_for(check, timeout)

@@ -157,8 +157,8 @@ async def run_node(node_binary: str, settings: Settings) -> AsyncIterator[RunNod
 
 async def job_timeline(job_queue: JobQueue, job_id: str) -> list[tuple[int, dict[str, str]]]:
     """The job's entries in the queue's event stream, as (server epoch ms, fields)."""
-    stream = job_queue.queue.toKey("events")
-    entries = cast("list[tuple[str, dict[str, str]]]", await job_queue.redis.xrange(stream))
+    stream = job_queue._queue.toKey("events")
+    entries = cast("list[tuple[str, dict[str, str]]]", await job_queue._redis.xrange(stream))
     return [(int(entry_id.split("-")[0]), f) for entry_id, f in entries if f.get("jobId") == job_id]
 
 
@@ -196,7 +196,7 @@ async def test_node_producer_python_worker(
     assert [line["args"]["data"] for line in seen if line["type"] == "progress"] == [50, 100]
     (node_completed,) = (line["args"] for line in seen if line["type"] == "completed")
 
-    job = await job_queue.queue.getJob(job_id)
+    job = await job_queue._queue.getJob(job_id)
     assert job is not None
     assert await job.getState() == "completed"
     assert job.returnvalue["ok"] is True
@@ -228,10 +228,10 @@ async def test_python_producer_node_worker(job_queue: JobQueue, run_node: RunNod
     assert summary.finished_on is not None
     assert summary.processed_on is not None
     assert summary.finished_on - summary.processed_on >= 200, "the Node handler did not sleep sleepMs"
-    job = await job_queue.queue.getJob(job_id)
+    job = await job_queue._queue.getJob(job_id)
     assert job is not None
     assert job.returnvalue == {"ok": True, "by": "node"}
-    assert await job_queue.queue.getJobLogs(job_id) == {
+    assert await job_queue._queue.getJobLogs(job_id) == {
         "logs": ["node selftest attempt 1", "node selftest done after 200 ms"],
         "count": 2,
     }
@@ -257,7 +257,7 @@ async def test_failing_job_retries_with_exponential_backoff(
     assert summary.attempts_made == 3
     assert summary.failed_reason == "selftest failing attempt 3 of 99"
     expected_logs = ["selftest attempt 1", "selftest attempt 2", "selftest attempt 3"]
-    assert await job_queue.queue.getJobLogs(job_id) == {"logs": expected_logs, "count": 3}
+    assert await job_queue._queue.getJobLogs(job_id) == {"logs": expected_logs, "count": 3}
 
     inspect = await run_node("inspect.mjs", {"jobId": job_id})
     node_view = await inspect.wait_event("job", timeout=20)

@@ -35,7 +35,7 @@ async def _add(queue: JobQueue, user_id: int, options: EnqueueOptions | None = N
 
 async def _in_state(queue: JobQueue, job_id: str, state: str) -> None:
     async def check() -> bool:
-        return str(await queue.queue.getJobState(job_id)) == state
+        return str(await queue._queue.getJobState(job_id)) == state
 
     await wait_for(check, 15)
 
@@ -108,7 +108,7 @@ async def test_someone_elses_job_is_404_for_every_action(site: Site, queue: JobQ
         missing = await site.client.request(method, f"/api/jobs/blog-gen-none-1{path}", headers=alice_headers)
         assert theirs.status_code == missing.status_code == 404, (method, path, theirs.text)
         assert theirs.json()["error"] == missing.json()["error"].replace("blog-gen-none-1", job_id)
-    assert str(await queue.queue.getJobState(job_id)) == "delayed"
+    assert str(await queue._queue.getJobState(job_id)) == "delayed"
     assert (await site.client.get(f"/api/jobs/{job_id}", headers=site.headers["bob"])).status_code == 200
     assert (await site.client.get(f"/api/jobs/{job_id}", headers=site.headers["admin"])).status_code == 200
 
@@ -119,7 +119,7 @@ async def test_job_routes_need_sign_in(site: Site, queue: JobQueue) -> None:
                          ("POST", f"/api/jobs/{job_id}/retry"), ("POST", f"/api/jobs/{job_id}/promote"),
                          ("DELETE", f"/api/jobs/{job_id}")):  # fmt: skip
         assert (await site.client.request(method, path)).status_code == 401, (method, path)
-    assert await queue.queue.getJob(job_id) is not None
+    assert await queue._queue.getJob(job_id) is not None
 
 
 async def test_details_of_a_failed_job_then_retry_it(site: Site, queue: JobQueue, start_worker: Any) -> None:
@@ -146,7 +146,7 @@ async def test_details_of_a_failed_job_then_retry_it(site: Site, queue: JobQueue
     retried = await site.client.post(f"/api/jobs/{failed}/retry", headers=site.headers["alice"])
     assert retried.status_code == 200, retried.text
     assert (retried.json()["state"], retried.json()["failedReason"]) == ("waiting", None)
-    assert str(await queue.queue.getJobState(failed)) == "waiting"
+    assert str(await queue._queue.getJobState(failed)) == "waiting"
     again = await site.client.post(f"/api/jobs/{failed}/retry", headers=site.headers["alice"])
     assert again.status_code == 409
 
@@ -156,7 +156,7 @@ async def test_promote_a_delayed_job(site: Site, queue: JobQueue) -> None:
     promoted = await site.client.post(f"/api/jobs/{delayed}/promote", headers=site.headers["alice"])
     assert promoted.status_code == 200, promoted.text
     assert promoted.json()["state"] == "waiting"
-    assert str(await queue.queue.getJobState(delayed)) == "waiting"
+    assert str(await queue._queue.getJobState(delayed)) == "waiting"
     again = await site.client.post(f"/api/jobs/{delayed}/promote", headers=site.headers["admin"])
     assert again.status_code == 409 and "only a delayed job" in again.json()["error"]
 
@@ -168,14 +168,14 @@ async def test_remove_a_pending_job_but_not_a_running_one(
     waiting = await _add(queue, alice)
     removed = await site.client.delete(f"/api/jobs/{waiting}", headers=site.headers["alice"])
     assert removed.status_code == 204, removed.text
-    assert await queue.queue.getJob(waiting) is None
+    assert await queue._queue.getJob(waiting) is None
     assert (await site.client.get(f"/api/jobs/{waiting}", headers=site.headers["alice"])).status_code == 404
     start_worker(site.settings)
     running = await _add(queue, alice, sleep_ms=20_000)
     await _in_state(queue, running, "active")
     refused = await site.client.delete(f"/api/jobs/{running}", headers=site.headers["admin"])
     assert refused.status_code == 409 and "cancel it" in refused.json()["error"]
-    assert str(await queue.queue.getJobState(running)) == "active"
+    assert str(await queue._queue.getJobState(running)) == "active"
 
 
 async def test_admins_clean_finished_jobs(site: Site, queue: JobQueue, start_worker: Any) -> None:
@@ -205,7 +205,7 @@ async def test_admins_clean_finished_jobs(site: Site, queue: JobQueue, start_wor
         response = await site.client.post(url, json=body, headers=admin)
         assert response.status_code == 422, (body, response.text)
         assert _names(response.json()["details"], field), (body, response.text)
-    assert str(await queue.queue.getJobState(failed)) == "failed"
+    assert str(await queue._queue.getJobState(failed)) == "failed"
 
 
 async def test_metrics_keep_the_counts_and_add_throughput(

@@ -5,7 +5,7 @@ from typing import Any
 
 from sqlmodel import select
 
-from blogqueue import db, runs, users
+from blogqueue import claims, db, users
 from blogqueue.models import BlogPost, GenerationRun, TitleClaim
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType
@@ -257,8 +257,8 @@ async def test_delete_removes_the_post_and_frees_its_title(site: Site) -> None:
     engine = db.create_engine(site.settings)
     try:
         async with db.session_factory(engine)() as session:
-            assert await runs.taken_ids(session, MediaType.MOVIE, [1000, 1002]) == {1002}
-            assert await runs.claim(session, MediaType.MOVIE, 1000, seeded.run_id, "job-again")
+            assert await claims.taken_ids(session, MediaType.MOVIE, [1000, 1002]) == {1002}
+            assert await claims.claim(session, MediaType.MOVIE, 1000, seeded.run_id, "job-again")
     finally:
         await engine.dispose()
 

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import msgspec
 
+from blogqueue.errors import BlogQueueError
 from blogqueue.registry import AiModel
 from blogqueue.titles import TitleDetails
 
@@ -55,8 +56,11 @@ class FailureKind(StrEnum):
     BAD_REQUEST = "bad_request"  # the provider rejected our request: fail now
 
 
-class ProviderError(Exception):
-    """A provider call failed; `kind` decides what the job does, `message` is for a person."""
+_FAIL_NOW = {FailureKind.AUTH, FailureKind.MODEL, FailureKind.QUOTA, FailureKind.BAD_REQUEST}
+
+
+class ProviderError(BlogQueueError):
+    """A provider call failed; `kind` decides whether the job may try again, `message` is for a person."""
 
     def __init__(
         self, kind: FailureKind, message: str, *, provider: str, retry_after_s: float | None = None,
@@ -64,7 +68,7 @@ class ProviderError(Exception):
     ) -> None:  # fmt: skip
         super().__init__(message)
         self.kind = kind
-        self.message = message
+        self.retryable = kind not in _FAIL_NOW
         self.provider = provider
         self.retry_after_s = retry_after_s
         self.usage = usage  # tokens billed before the failure, if the provider said

@@ -13,7 +13,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import users
 from blogqueue.errors import Unauthorized
-from blogqueue.jobqueue import JobQueue
 from blogqueue.login_throttle import LoginThrottle
 from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions
 
@@ -54,9 +53,9 @@ class AuthController(Controller):
 
     @post("/logout", summary="Sign out: revokes the token and clears the cookie", status_code=200)
     async def logout(
-        self, request: Request[CurrentUser, Token, Any], job_queue: NamedDependency[JobQueue]
+        self, request: Request[CurrentUser, Token, Any], sessions: NamedDependency[Sessions]
     ) -> Response[dict[str, bool]]:
-        await Sessions.revoke(job_queue, request.auth)
+        await sessions.revoke(request.auth)
         response = Response({"signedOut": True})
         response.delete_cookie(SESSION_COOKIE)
         return response

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 import structlog
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
@@ -15,13 +14,12 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import autogen, run_events, runs
-from blogqueue.autogen import AutoGenerateRequest, RunView, StartedRun
-from blogqueue.control import StopReport, stop_run
+from blogqueue import run_events, run_views, runs
 from blogqueue.errors import Unauthorized
-from blogqueue.jobqueue import JobQueue, QueueMetrics
+from blogqueue.jobqueue import JobQueue
 from blogqueue.models import User
 from blogqueue.registry import ModelRegistry
+from blogqueue.schemas import AutoGenerateRequest, StartedRun, StatusResponse, StopRequest, StopResponse
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
 
@@ -30,20 +28,6 @@ log = structlog.get_logger("webapi.events")
 BASE = "/api/admin/blog/auto-generate"
 BLOCK_MS = 15_000  # one XREAD wait; an SSE comment keeps the connection open in between
 RETRY_S = 1.0
-
-
-class StatusResponse(msgspec.Struct, rename="camel"):
-    runs: list[RunView]
-    queue: QueueMetrics
-
-
-class StopRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    run_id: int | None = None  # without it: every active run of the caller (or of `userId`)
-    user_id: int | None = None
-
-
-class StopResponse(msgspec.Struct, rename="camel"):
-    stopped: list[StopReport]
 
 
 async def _user(db_session: AsyncSession, current: CurrentUser) -> User:
@@ -69,7 +53,17 @@ class AutoGenerateController(Controller):
         settings: NamedDependency[Settings],
     ) -> StartedRun:
         user = await _user(db_session, request.user)
-        return await autogen.start(db_session, job_queue, registry, settings, user, data, BASE)
+        run, spec = await runs.start_run(db_session, job_queue, registry, settings, user, data)
+        assert run.id is not None
+        return StartedRun(
+            run_id=run.id,
+            job_ids=[run.plan_job_id or ""],
+            status=run.status,
+            mode=run.mode,
+            status_url=f"{BASE}/status?runId={run.id}",
+            events_url=f"{BASE}/events?runId={run.id}",
+            estimate=run_views.estimate(spec, registry),
+        )
 
     @get("/status", summary="Active and recent runs with progress, posts, cost and logs; queue metrics")
     async def status(
@@ -80,8 +74,8 @@ class AutoGenerateController(Controller):
         runId: FromQuery[int | None] = None,  # noqa: N803 - the seed's query names
         userId: FromQuery[int | None] = None,  # noqa: N803
     ) -> StatusResponse:
-        found = await autogen.recent_runs(db_session, userId or request.user.id, runId)
-        views = [await autogen.describe(db_session, job_queue, run) for run in found]
+        found = await run_views.recent_runs(db_session, userId or request.user.id, runId)
+        views = [await run_views.describe(db_session, job_queue, run) for run in found]
         return StatusResponse(views, await job_queue.get_queue_metrics())
 
     @post("/stop", status_code=200, summary="Stop a run (or all active runs): idempotent")
@@ -96,9 +90,9 @@ class AutoGenerateController(Controller):
         if body.run_id is not None:
             targets = [await runs.get_run(db_session, body.run_id)]
         else:
-            targets = await autogen.active_runs(db_session, body.user_id or request.user.id)
+            targets = await runs.active_runs(db_session, body.user_id or request.user.id)
         reason = f"stopped by {request.user.email}"
-        return StopResponse([await stop_run(db_session, job_queue, run, reason) for run in targets])
+        return StopResponse([await runs.stop_run(db_session, job_queue, run, reason) for run in targets])
 
     @get("/events", summary="Server-Sent Events: progress, log lines, post saved/failed, run finished")
     async def events(
@@ -109,23 +103,16 @@ class AutoGenerateController(Controller):
         userId: FromQuery[int | None] = None,  # noqa: N803
     ) -> ServerSentEvent:
         user_id = str(userId or request.user.id)
-        start = request.headers.get("last-event-id") or await _stream_end(job_queue)
+        start = request.headers.get("last-event-id") or await job_queue.events_end()
         return ServerSentEvent(_follow(job_queue, start, user_id, runId))
-
-
-async def _stream_end(job_queue: JobQueue) -> str:
-    """The id of the newest entry, so a new client gets what happens from now on."""
-    newest = await job_queue.redis.xrevrange(run_events.events_key(job_queue.settings.queue_prefix), count=1)
-    return str(newest[0][0]) if newest else "0-0"
 
 
 async def _follow(job_queue: JobQueue, position: str, user_id: str, run_id: int | None) -> AsyncIterator[Any]:
     """Read the event stream from `position` on, for as long as the client listens; a Redis error
     is waited out and reading resumes where it stopped, so nothing still in the stream is missed."""
-    prefix = job_queue.settings.queue_prefix
     while True:
         try:
-            entries = await run_events.read_after(job_queue.redis, prefix, position, block_ms=BLOCK_MS)
+            entries = await job_queue.read_events(position, block_ms=BLOCK_MS)
         except RedisError as err:
             log.warning("event_stream_retry", error=repr(err))
             await asyncio.sleep(RETRY_S)
@@ -135,5 +122,4 @@ async def _follow(job_queue: JobQueue, position: str, user_id: str, run_id: int 
         for entry_id, event in entries:
             position = entry_id
             if event is not None and event.user_id == user_id and run_id in (None, event.run_id):
-                payload = msgspec.json.encode(event).decode()
-                yield ServerSentEventMessage(data=payload, event=event.kind, id=entry_id)
+                yield ServerSentEventMessage(data=run_events.encode(event), event=event.kind, id=entry_id)

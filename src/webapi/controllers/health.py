@@ -34,7 +34,7 @@ class HealthController(Controller):
         redis_state = database_state = "ok"
         workers = 0
         try:
-            await job_queue.redis.ping()
+            await job_queue.ping()
             workers = await job_queue.live_workers()
         except Exception as err:  # noqa: BLE001 - any failure means "not ready", with its reason
             redis_state = "unreachable"

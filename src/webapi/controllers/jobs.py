@@ -10,8 +10,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from blogqueue import job_admin
-from blogqueue.job_admin import MAX_PAGE_SIZE, JobDetail, JobItem, JobPage, JobState
+from blogqueue.job_admin import MAX_PAGE_SIZE
 from blogqueue.jobqueue import JobQueue
+from blogqueue.queues import LISTED_STATES
+from blogqueue.schemas import JobDetail, JobItem, JobPage
 from webapi.auth import CurrentUser
 
 
@@ -29,7 +31,9 @@ class JobsController(Controller):
         job_queue: NamedDependency[JobQueue],
         job_state: Annotated[
             str,
-            QueryParameter(name="state", enum=[state.value for state in JobState], description="Job state"),
+            QueryParameter(
+                name="state", enum=[state.value for state in LISTED_STATES], description="Job state"
+            ),
         ],
         page: Annotated[int, QueryParameter(ge=1)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 20,  # noqa: N803

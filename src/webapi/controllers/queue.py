@@ -7,8 +7,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from blogqueue import job_admin
-from blogqueue.job_admin import CleanRequest, CleanResult, QueueReport
 from blogqueue.jobqueue import JobQueue
+from blogqueue.schemas import CleanRequest, CleanResult, QueueReport
 from webapi.auth import require_admin
 
 

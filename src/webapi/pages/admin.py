@@ -13,11 +13,12 @@ from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import ai_settings, job_admin, posts
-from blogqueue.autogen import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
 from blogqueue.errors import NotFound
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
+from blogqueue.queues import LISTED_STATES, JobState
 from blogqueue.registry import AiModel, ModelRegistry
+from blogqueue.run_views import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
@@ -164,12 +165,10 @@ class AdminPages(Controller):
         job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
         page: Annotated[int, QueryParameter(ge=1)] = 1,
     ) -> Template:
-        chosen = _enum_or_none(job_admin.JobState, job_state) or job_admin.JobState.WAITING
+        chosen = _enum_or_none(JobState, job_state) or JobState.WAITING
         report = await job_admin.queue_report(job_queue)
         jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
-        return _page(
-            "queue.html", user, report=report, jobs=jobs, chosen=chosen, states=list(job_admin.JobState)
-        )
+        return _page("queue.html", user, report=report, jobs=jobs, chosen=chosen, states=LISTED_STATES)
 
     @get("/queue/jobs/{job_id:str}")
     async def job_page(

@@ -14,7 +14,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import users
 from blogqueue.errors import TooManyRequests
-from blogqueue.jobqueue import JobQueue
 from blogqueue.login_throttle import LoginThrottle
 from blogqueue.settings import Settings
 from webapi.auth import SESSION_COOKIE, Sessions
@@ -75,11 +74,11 @@ class SiteController(Controller):
         self,
         request: Request[Any, Any, Any],
         settings: NamedDependency[Settings],
-        job_queue: NamedDependency[JobQueue],
+        sessions: NamedDependency[Sessions],
     ) -> Redirect:
         token = await session_token(request, settings)
         if token is not None:
-            await Sessions.revoke(job_queue, token)
+            await sessions.revoke(token)
         response = Redirect("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

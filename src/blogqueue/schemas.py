@@ -1,0 +1,191 @@
+"""HTTP request and response schemas (msgspec), shared by the API and the `blogqueue` CLI client.
+
+Wire schemas are separate from tables: rows never cross HTTP. Field names are camelCase on the
+wire, as the seed's API has them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+
+from blogqueue.jobqueue import JobSummary, QueueMetrics
+from blogqueue.models import RunMode
+from blogqueue.titles import TrendingWindow
+
+MAX_CLEAN_LIMIT = 10_000
+
+
+# -- generation runs --------------------------------------------------------------------------
+
+
+class FiltersIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    min_rating: float | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    include_adult: bool = False
+
+
+class AutoGenerateRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """Strings rather than enums so that every bad field gets its own message."""
+
+    source: str
+    media_type: str
+    count: int
+    model: str | None = None
+    mode: str = RunMode.BATCH.value
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    trending_window: str = TrendingWindow.WEEK.value
+    priority: int | None = None
+    interval_minutes: int | None = None
+    cron: str | None = None
+    budget_usd: float | None = None
+
+
+class CostEstimate(msgspec.Struct, rename="camel"):
+    model: str
+    posts: int  # per batch; per tick for a continuous run
+    per_post_usd: float
+    total_usd: float
+    assumption: str
+
+
+class StartedRun(msgspec.Struct, rename="camel"):
+    run_id: int
+    job_ids: list[str]
+    status: str
+    mode: str
+    status_url: str
+    events_url: str
+    estimate: CostEstimate
+
+
+class PostOutcome(msgspec.Struct, rename="camel"):
+    job_id: str
+    tmdb_id: int
+    media_type: str
+    state: str  # saved | failed | active | waiting | delayed | cancelled
+    title: str = ""
+    slug: str | None = None
+    reason: str | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    incomplete: bool = False
+
+
+class RunView(msgspec.Struct, rename="camel"):
+    id: int
+    user_id: int
+    state: str
+    mode: str
+    model: str
+    source: str
+    media_type: str
+    requested: int
+    planned: int
+    done: int
+    failed: int
+    progress: float  # percent of planned posts finished (saved or failed)
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    budget_usd: float | None
+    interval_minutes: int | None
+    cron: str | None
+    next_tick_at: int | None  # epoch ms of a continuous run's next planning job
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
+    posts: list[PostOutcome]
+    last_logs: list[str]
+
+
+class StatusResponse(msgspec.Struct, rename="camel"):
+    runs: list[RunView]
+    queue: QueueMetrics
+
+
+class StopRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    run_id: int | None = None  # without it: every active run of the caller (or of `userId`)
+    user_id: int | None = None
+
+
+class StopReport(msgspec.Struct, frozen=True, rename="camel"):
+    run_id: int
+    status: str
+    removed: int  # waiting or delayed jobs taken off the queue
+    cancelling: int  # active jobs being aborted
+    already_stopped: bool = False
+
+
+class StopResponse(msgspec.Struct, rename="camel"):
+    stopped: list[StopReport]
+
+
+# -- jobs and the queue -----------------------------------------------------------------------
+
+
+class FinishedState(StrEnum):
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+JobItem = JobSummary  # one job as the API lists it
+
+
+class JobDetail(JobItem, frozen=True, kw_only=True):
+    opts: dict[str, Any]
+    attempts_started: int
+    delay: int
+    priority: int
+    logs: list[str]
+    log_count: int
+    stacktrace: list[str]
+    returnvalue: Any
+
+
+class JobPage(msgspec.Struct, frozen=True, rename="camel"):
+    items: list[JobItem]
+    page: int
+    page_size: int
+    total: int  # jobs in this state that the listing covers, on every page
+
+
+class CleanRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    state: FinishedState
+    grace_ms: Annotated[int, msgspec.Meta(ge=0)]  # only jobs finished longer ago than this
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_CLEAN_LIMIT)] = 1000
+
+
+class CleanResult(msgspec.Struct, frozen=True):
+    removed: list[str]
+
+
+class Throughput(msgspec.Struct, frozen=True, rename="camel"):
+    """Over the last hour: the current minute and the 59 before it, by the API server's clock."""
+
+    completed_last_hour: Annotated[
+        int, msgspec.Meta(description="Jobs completed in the current minute and the 59 before it")
+    ]
+    failed_last_hour: Annotated[
+        int, msgspec.Meta(description="Jobs failed for good in that hour; a retried attempt is no failure")
+    ]
+    per_minute: Annotated[
+        float, msgspec.Meta(description="completedLastHour / 60: average completions a minute over that hour")
+    ]
+
+
+class QueueReport(QueueMetrics, frozen=True, rename="camel"):
+    """Job counts per state (now), plus last hour's throughput."""
+
+    throughput: Throughput
+    failure_rate: Annotated[
+        float | None,
+        msgspec.Meta(
+            description="failed / (completed + failed) over the last hour, 0-1; null when none finished"
+        ),
+    ]
