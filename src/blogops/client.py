@@ -19,11 +19,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from blogops.manage import read_password
 from blogqueue import errors
 from blogqueue.autogen import AutoGenerateRequest, FiltersIn, RunView, StartedRun
 from blogqueue.control import StopReport
 from blogqueue.jobqueue import QueueMetrics
-from blogqueue.manage import read_password
 from blogqueue.models import RunMode, RunStatus
 from blogqueue.run_events import RunEvent
 from blogqueue.secrets_store import write_private
