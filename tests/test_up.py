@@ -36,7 +36,7 @@ class Up:
         self.base = f"http://127.0.0.1:{api_port}"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "blogqueue.cli", "up"], env=env, cwd=tmp_path, stdout=log,
+                [sys.executable, "-m", "blogops.cli", "up"], env=env, cwd=tmp_path, stdout=log,
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
 

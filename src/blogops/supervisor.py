@@ -21,9 +21,9 @@ import httpx
 import redis.asyncio as aioredis
 import structlog
 
-from blogqueue.bootstrap import prepare
+from blogops.bootstrap import prepare
+from blogops.embedded_redis import port_in_use, redis_server_command
 from blogqueue.connection import redis_client
-from blogqueue.embedded_redis import port_in_use, redis_server_command
 from blogqueue.errors import BlogQueueError, Unavailable
 from blogqueue.settings import Settings
 

@@ -6,8 +6,8 @@ import getpass
 import sys
 from argparse import Namespace
 
+from blogops.bootstrap import INITIAL_ADMIN_FILE
 from blogqueue import ai_settings, db, users
-from blogqueue.bootstrap import INITIAL_ADMIN_FILE
 from blogqueue.crypto import KeyCipher, generate_key
 from blogqueue.models import Role
 from blogqueue.settings import Settings

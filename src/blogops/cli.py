@@ -9,14 +9,14 @@ import sys
 import msgspec
 from pydantic import ValidationError
 
-from blogqueue.client import COMMANDS as CLIENT_COMMANDS
-from blogqueue.client import client_command
-from blogqueue.doctor import diagnose, render
+from blogops.client import COMMANDS as CLIENT_COMMANDS
+from blogops.client import client_command
+from blogops.doctor import diagnose, render
+from blogops.manage import db_command, keys_command, users_command
+from blogops.supervisor import run_up
 from blogqueue.errors import BlogQueueError
 from blogqueue.logs import configure_logging
-from blogqueue.manage import db_command, keys_command, users_command
 from blogqueue.settings import Settings
-from blogqueue.supervisor import run_up
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,7 +52,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _client_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The commands that drive a running API over HTTP (blogqueue.client)."""
+    """The commands that drive a running API over HTTP (blogops.client)."""
     login = commands.add_parser("login", help="sign in to the API and save the token for the commands below")
     login.add_argument("--email", required=True)
     login.add_argument("--password", help="the password (omit to be prompted, or pipe it on stdin)")

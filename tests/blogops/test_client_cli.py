@@ -22,8 +22,8 @@ import httpx
 import pytest
 import uvicorn
 
+from blogops.client import TOKEN_FILE, Api, EventFeed, parse_sse
 from blogqueue import db, users
-from blogqueue.client import TOKEN_FILE, Api, EventFeed, parse_sse
 from blogqueue.models import Role
 from blogqueue.settings import Settings
 from tests.conftest import REPO, free_port, make_settings, worker_env
@@ -95,7 +95,7 @@ async def blogqueue(
 ) -> subprocess.CompletedProcess[str]:
     """The command in a subprocess, so the worker keeps running on this test's loop meanwhile."""
     return await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "blogqueue.cli", *args], env=_env(site, token, extra),
+        subprocess.run, [sys.executable, "-m", "blogops.cli", *args], env=_env(site, token, extra),
         cwd=REPO, input=stdin, capture_output=True, text=True, timeout=90, check=False,
     )  # fmt: skip
 
@@ -211,7 +211,7 @@ async def test_ctrl_c_leaves_a_followed_continuous_run_running(site: Site, start
     start_worker(site.settings)
     args = ("generate", *OFFLINE, "--count", "1", "--continuous", "--every", "5", "--wait")
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "blogqueue.cli", *args, env=_env(site, site.token, {}), cwd=REPO,
+        sys.executable, "-m", "blogops.cli", *args, env=_env(site, site.token, {}), cwd=REPO,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert process.stdout is not None

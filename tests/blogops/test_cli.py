@@ -21,7 +21,7 @@ def blogqueue(
     ring = settings.encryption_keys.get_secret_value() if settings.encryption_keys else ""
     environment = worker_env(settings, **{"BLOGQUEUE_ENCRYPTION_KEYS": ring, **env})
     return subprocess.run(
-        [sys.executable, "-m", "blogqueue.cli", *args], env=environment, cwd=REPO, input=stdin,
+        [sys.executable, "-m", "blogops.cli", *args], env=environment, cwd=REPO, input=stdin,
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

@@ -19,9 +19,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from blogops.manage import read_password
 from blogqueue import errors, run_events
 from blogqueue.jobqueue import QueueMetrics
-from blogqueue.manage import read_password
 from blogqueue.models import RunMode, RunStatus
 from blogqueue.run_events import PostSaved, RunEvent, RunFinished
 from blogqueue.schemas import AutoGenerateRequest, FiltersIn, RunView, StartedRun, StopReport

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from blogqueue.doctor import diagnose, render
+from blogops.doctor import diagnose, render
 from blogqueue.jobqueue import JobQueue
 from blogqueue.settings import Settings
 from tests.conftest import REPO, free_port, make_settings, wait_for, worker_env
@@ -45,7 +45,7 @@ async def test_unreachable_redis_is_reported_without_its_password(tmp_path: Path
 
 def test_cli_prints_json_and_exits_non_zero_when_a_check_fails(settings: Settings) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "blogqueue.cli", "doctor", "--json"],
+        [sys.executable, "-m", "blogops.cli", "doctor", "--json"],
         env=worker_env(settings), cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert result.returncode == 1

@@ -1,0 +1,1 @@
+"""Operator tools: the `blogqueue` command; imports the core, never imported by it."""
