@@ -113,8 +113,8 @@ async def job_queue(settings: Settings) -> AsyncIterator[JobQueue]:
 class RunningWorker:
     """A WorkerRunner serving on the test's event loop until `stop()`."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.runner = WorkerRunner(settings)
+    def __init__(self, settings: Settings, handlers: Any = None) -> None:
+        self.runner = WorkerRunner(settings, handlers=handlers) if handlers else WorkerRunner(settings)
         self.stop_event = asyncio.Event()
         self.task = asyncio.create_task(self.runner.serve(self.stop_event))
 
@@ -128,8 +128,8 @@ async def start_worker() -> AsyncIterator[Any]:
     """Call with settings to start a worker on this loop; all are stopped at the end of the test."""
     started: list[RunningWorker] = []
 
-    def start(settings: Settings) -> RunningWorker:
-        worker = RunningWorker(settings)
+    def start(settings: Settings, handlers: Any = None) -> RunningWorker:
+        worker = RunningWorker(settings, handlers)
         started.append(worker)
         return worker
 
