@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
@@ -16,7 +17,10 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from blogqueue import users
+from blogqueue.errors import Unauthorized
 from blogqueue.jobqueue import JobQueue
+from blogqueue.login_throttle import LoginThrottle
 from blogqueue.models import Role, User
 from blogqueue.secrets_store import session_secret
 from blogqueue.settings import Settings
@@ -91,6 +95,28 @@ class Sessions:
         if token.jti:
             ttl = max(1, int(token.exp.timestamp() - time.time()))
             await job_queue.redis.set(_revoked_key(job_queue.settings, str(token.jti)), "1", ex=ttl)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def sign_in(
+    db_session: AsyncSession,
+    throttle: LoginThrottle,
+    sessions: Sessions,
+    email: str,
+    password: str,
+    address: str,
+) -> str:
+    """A new session token for these credentials; TooManyRequests while locked out, else Unauthorized."""
+    await throttle.check(email, address)
+    user = await users.authenticate(db_session, email, password)
+    if user is None:
+        await throttle.failed(email, address)
+        raise Unauthorized("wrong email or password, or the account is disabled")
+    await throttle.succeeded(email)
+    return sessions.issue(user)
 
 
 def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
