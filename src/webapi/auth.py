@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 from litestar import Request
@@ -15,6 +15,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.types import Receive, Scope, Send
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import users
@@ -37,6 +38,11 @@ class CurrentUser(msgspec.Struct, frozen=True):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+class SignedIn(NamedTuple):
+    user: CurrentUser
+    token: Token
 
 
 def _revoked_key(settings: Settings, jti: str) -> str:
@@ -70,11 +76,19 @@ def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
     )
 
 
+async def _end_of_stack(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind Sessions' own copy of the middleware, which only checks tokens and never calls it."""
+    raise NotImplementedError
+
+
 class Sessions:
-    """Issues session tokens (and their cookie) and revokes them."""
+    """Issues session tokens (and their cookie), tells whether a request carries a valid one, revokes them."""
 
     def __init__(self, auth: JWTCookieAuth[CurrentUser, Token]) -> None:
         self._auth = auth
+        # The API's own middleware, configured as the app installs it: pages (excluded from the
+        # middleware so they can redirect) accept exactly the tokens the API accepts.
+        self._middleware = auth.authentication_middleware_class(app=_end_of_stack, **auth.middleware.kwargs)
 
     def issue(self, user: User) -> str:
         return self._auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
@@ -89,6 +103,14 @@ class Sessions:
             samesite="lax",
             secure=secure,
         )
+
+    async def current(self, connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn | None:
+        """The signed-in user and token, if the API would accept the request's session; else None."""
+        try:
+            result = await self._middleware.authenticate_request(connection)
+        except NotAuthorizedException:
+            return None
+        return SignedIn(result.user, result.auth)
 
     @staticmethod
     async def revoke(job_queue: JobQueue, token: Token) -> None:

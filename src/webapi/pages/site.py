@@ -15,9 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue.errors import TooManyRequests, Unauthorized
 from blogqueue.jobqueue import JobQueue
 from blogqueue.login_throttle import LoginThrottle
-from blogqueue.settings import Settings
 from webapi.auth import SESSION_COOKIE, Sessions, client_address, sign_in
-from webapi.pages.session import EXCLUDE, safe_next, session_token
+from webapi.pages.session import EXCLUDE, safe_next
 
 HOME = "/admin/blog/auto-generate"
 
@@ -70,12 +69,12 @@ class SiteController(Controller):
     async def logout(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
+        sessions: NamedDependency[Sessions],
         job_queue: NamedDependency[JobQueue],
     ) -> Redirect:
-        token = await session_token(request, settings)
-        if token is not None:
-            await Sessions.revoke(job_queue, token)
+        signed_in = await sessions.current(request)
+        if signed_in is not None:
+            await Sessions.revoke(job_queue, signed_in.token)
         response = Redirect("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response
