@@ -18,7 +18,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue import autogen, run_events, runs
 from blogqueue.autogen import AutoGenerateRequest, RunView, StartedRun
 from blogqueue.control import StopReport, stop_run
-from blogqueue.errors import Unauthorized
 from blogqueue.jobqueue import JobQueue, QueueMetrics
 from blogqueue.models import User
 from blogqueue.registry import ModelRegistry
@@ -46,13 +45,6 @@ class StopResponse(msgspec.Struct, rename="camel"):
     stopped: list[StopReport]
 
 
-async def _user(db_session: AsyncSession, current: CurrentUser) -> User:
-    user = await db_session.get(User, current.id)
-    if user is None:
-        raise Unauthorized("this account no longer exists")
-    return user
-
-
 class AutoGenerateController(Controller):
     path = BASE
     tags = ["generation"]
@@ -61,15 +53,14 @@ class AutoGenerateController(Controller):
     @post("/", status_code=202, summary="Start a batch or continuous generation run")
     async def start(
         self,
-        request: Request[CurrentUser, Any, Any],
         data: JSONBody[AutoGenerateRequest],
+        user_row: NamedDependency[User],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
         registry: NamedDependency[ModelRegistry],
         settings: NamedDependency[Settings],
     ) -> StartedRun:
-        user = await _user(db_session, request.user)
-        return await autogen.start(db_session, job_queue, registry, settings, user, data, BASE)
+        return await autogen.start(db_session, job_queue, registry, settings, user_row, data, BASE)
 
     @get("/status", summary="Active and recent runs with progress, posts, cost and logs; queue metrics")
     async def status(

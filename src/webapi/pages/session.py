@@ -7,17 +7,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from litestar import Request
+from litestar import Request, Response
 from litestar.di import NamedDependency
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
+from litestar.response import Redirect
 
+from blogqueue.errors import Unauthorized
 from webapi.auth import CurrentUser, Sessions
 
 EXCLUDE = {"exclude_from_auth": True}
-
-
-class SignInRequired(NotAuthorizedException):
-    """No valid session: the page handler answers with a redirect to /login."""
 
 
 class AdminsOnly(PermissionDeniedException):
@@ -36,11 +34,16 @@ def sign_in_url(request: Request[Any, Any, Any]) -> str:
     return f"/login?next={quote(here, safe='/')}"
 
 
+def to_sign_in(request: Request[Any, Any, Any], _: Unauthorized) -> Response[Any]:
+    """Pages answer Unauthorized (no session, or the account is gone) by asking to sign in again."""
+    return Redirect(sign_in_url(request), status_code=303)
+
+
 async def page_user(request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]) -> CurrentUser:
-    """Dependency of the admin pages: the signed-in admin, or SignInRequired / AdminsOnly."""
+    """The admin pages' `current_user`: the signed-in admin, or Unauthorized / AdminsOnly."""
     signed_in = await sessions.current(request)
     if signed_in is None:
-        raise SignInRequired(sign_in_url(request))
+        raise Unauthorized("sign in first")
     if not signed_in.user.is_admin:
         raise AdminsOnly("this page is for admins only")
     return signed_in.user
