@@ -29,6 +29,7 @@ from webapi.controllers.jobs import JobsController
 from webapi.controllers.models import ModelsController
 from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
+from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
@@ -88,6 +89,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "sessions": Provide(lambda: sessions, sync_to_thread=False),
             "cipher": Provide(lambda: cipher, sync_to_thread=False),
             "registry": Provide(lambda: registry, sync_to_thread=False),
+            "current_user": Provide(provide_current_user, sync_to_thread=False),
+            "user_row": Provide(provide_user_row),
         },
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -6,17 +6,22 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
+from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.types import Receive, Scope, Send
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from blogqueue import users
+from blogqueue.errors import Unauthorized
+from blogqueue.login_throttle import LoginThrottle
 from blogqueue.models import Role, User
 from blogqueue.queues import Keys
 from blogqueue.secrets_store import session_secret
@@ -34,6 +39,11 @@ class CurrentUser(msgspec.Struct, frozen=True):
     @property
     def is_admin(self) -> bool:
         return self.role == Role.ADMIN
+
+
+class SignedIn(NamedTuple):
+    user: CurrentUser
+    token: Token
 
 
 class Revocations:
@@ -77,12 +87,20 @@ def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
     )
 
 
+async def _end_of_stack(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind Sessions' own copy of the middleware, which only checks tokens and never calls it."""
+    raise NotImplementedError
+
+
 class Sessions:
-    """Issues session tokens (and their cookie) and revokes them."""
+    """Issues session tokens (and their cookie), tells whether a request carries a valid one, revokes them."""
 
     def __init__(self, auth: JWTCookieAuth[CurrentUser, Token], revocations: Revocations) -> None:
         self._auth = auth
         self._revocations = revocations
+        # The API's own middleware, configured as the app installs it: pages (excluded from the
+        # middleware so they can redirect) accept exactly the tokens the API accepts.
+        self._middleware = auth.authentication_middleware_class(app=_end_of_stack, **auth.middleware.kwargs)
 
     def issue(self, user: User) -> str:
         return self._auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
@@ -98,8 +116,38 @@ class Sessions:
             secure=secure,
         )
 
+    async def current(self, connection: ASGIConnection[Any, Any, Any, Any]) -> SignedIn | None:
+        """The signed-in user and token, if the API would accept the request's session; else None."""
+        try:
+            result = await self._middleware.authenticate_request(connection)
+        except NotAuthorizedException:
+            return None
+        return SignedIn(result.user, result.auth)
+
     async def revoke(self, token: Token) -> None:
         await self._revocations.revoke(token)
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+async def sign_in(
+    db_session: AsyncSession,
+    throttle: LoginThrottle,
+    sessions: Sessions,
+    email: str,
+    password: str,
+    address: str,
+) -> str:
+    """A new session token for these credentials; TooManyRequests while locked out, else Unauthorized."""
+    await throttle.check(email, address)
+    user = await users.authenticate(db_session, email, password)
+    if user is None:
+        await throttle.failed(email, address)
+        raise Unauthorized("wrong email or password, or the account is disabled")
+    await throttle.succeeded(email)
+    return sessions.issue(user)
 
 
 def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

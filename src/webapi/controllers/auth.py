@@ -11,10 +11,8 @@ from litestar.params import JSONBody
 from litestar.security.jwt import Token
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import users
-from blogqueue.errors import Unauthorized
 from blogqueue.login_throttle import LoginThrottle
-from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions
+from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions, client_address, sign_in
 
 
 class Credentials(msgspec.Struct):
@@ -39,14 +37,8 @@ class AuthController(Controller):
         sessions: NamedDependency[Sessions],
         throttle: NamedDependency[LoginThrottle],
     ) -> Response[TokenResponse]:
-        address = request.client.host if request.client else "unknown"
-        await throttle.check(data.email, address)
-        user = await users.authenticate(db_session, data.email, data.password)
-        if user is None:
-            await throttle.failed(data.email, address)
-            raise Unauthorized("wrong email or password, or the account is disabled")
-        await throttle.succeeded(data.email)
-        token = sessions.issue(user)
+        address = client_address(request)
+        token = await sign_in(db_session, throttle, sessions, data.email, data.password, address)
         return Response(
             TokenResponse(token), cookies=[sessions.cookie(token, secure=request.url.scheme == "https")]
         )

@@ -15,7 +15,6 @@ from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import run_events, run_views, runs
-from blogqueue.errors import Unauthorized
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import User
 from blogqueue.registry import ModelRegistry
@@ -30,13 +29,6 @@ BLOCK_MS = 15_000  # one XREAD wait; an SSE comment keeps the connection open in
 RETRY_S = 1.0
 
 
-async def _user(db_session: AsyncSession, current: CurrentUser) -> User:
-    user = await db_session.get(User, current.id)
-    if user is None:
-        raise Unauthorized("this account no longer exists")
-    return user
-
-
 class AutoGenerateController(Controller):
     path = BASE
     tags = ["generation"]
@@ -45,15 +37,14 @@ class AutoGenerateController(Controller):
     @post("/", status_code=202, summary="Start a batch or continuous generation run")
     async def start(
         self,
-        request: Request[CurrentUser, Any, Any],
         data: JSONBody[AutoGenerateRequest],
+        user_row: NamedDependency[User],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
         registry: NamedDependency[ModelRegistry],
         settings: NamedDependency[Settings],
     ) -> StartedRun:
-        user = await _user(db_session, request.user)
-        run, spec = await runs.start_run(db_session, job_queue, registry, settings, user, data)
+        run, spec = await runs.start_run(db_session, job_queue, registry, settings, user_row, data)
         assert run.id is not None
         return StartedRun(
             run_id=run.id,

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import ai_settings, job_admin, posts
-from blogqueue.errors import NotFound
+from blogqueue.errors import NotFound, Unauthorized
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
 from blogqueue.queues import LISTED_STATES, JobState
@@ -23,18 +23,14 @@ from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
 from webapi.pages.markdown import render_markdown
-from webapi.pages.session import EXCLUDE, AdminsOnly, SignInRequired, page_user
+from webapi.pages.session import EXCLUDE, AdminsOnly, page_user, to_sign_in
 
 POSTS_PER_PAGE = 20
 JOBS_PER_PAGE = 50
 
 
-def _page(name: str, user: NamedDependency[CurrentUser], **context: Any) -> Template:
+def _page(name: str, user: CurrentUser, **context: Any) -> Template:
     return Template(template_name=name, context={"user": user, **context})
-
-
-def _to_sign_in(_: Request[Any, Any, Any], exc: SignInRequired) -> Response[Any]:
-    return Redirect(exc.detail, status_code=303)
 
 
 def _admins_only(request: Request[Any, Any, Any], exc: AdminsOnly) -> Response[Any]:
@@ -74,44 +70,37 @@ def _enum_or_none(kind: type[Any], value: str | None) -> Any:
         return None
 
 
-async def _row(db_session: AsyncSession, user: CurrentUser) -> User:
-    row = await db_session.get(User, user.id)
-    if row is None:
-        raise NotFound("this account no longer exists")
-    return row
-
-
 class AdminPages(Controller):
     path = "/admin"
     include_in_schema = False
     opt = EXCLUDE
-    dependencies = {"user": Provide(page_user)}
-    exception_handlers = {SignInRequired: _to_sign_in, AdminsOnly: _admins_only, NotFound: _not_found}
+    dependencies = {"current_user": Provide(page_user)}
+    exception_handlers = {Unauthorized: to_sign_in, AdminsOnly: _admins_only, NotFound: _not_found}
 
     @get("/settings/ai")
     async def ai_settings_page(
         self,
-        user: NamedDependency[CurrentUser],
+        current_user: NamedDependency[CurrentUser],
+        user_row: NamedDependency[User],
         db_session: NamedDependency[AsyncSession],
         settings: NamedDependency[Settings],
         registry: NamedDependency[ModelRegistry],
     ) -> Template:
-        view = await ai_settings.get_ai_settings(db_session, settings, await _row(db_session, user))
-        return _page("ai_settings.html", user, view=view, groups=model_choices(registry))
+        view = await ai_settings.get_ai_settings(db_session, settings, user_row)
+        return _page("ai_settings.html", current_user, view=view, groups=model_choices(registry))
 
     @get("/blog/auto-generate")
     async def auto_generate_page(
         self,
-        user: NamedDependency[CurrentUser],
-        db_session: NamedDependency[AsyncSession],
+        current_user: NamedDependency[CurrentUser],
+        user_row: NamedDependency[User],
         registry: NamedDependency[ModelRegistry],
     ) -> Template:
-        row = await _row(db_session, user)
         return _page(
             "auto_generate.html",
-            user,
+            current_user,
             groups=model_choices(registry),
-            preferred=row.preferred_ai_model,
+            preferred=user_row.preferred_ai_model,
             sources=list(Source),
             media_types=list(MediaType),
         )
@@ -119,7 +108,7 @@ class AdminPages(Controller):
     @get("/blog/posts")
     async def posts_page(
         self,
-        user: NamedDependency[CurrentUser],
+        current_user: NamedDependency[CurrentUser],
         db_session: NamedDependency[AsyncSession],
         page: Annotated[int, QueryParameter(ge=1)] = 1,
         status: FromQuery[str | None] = None,
@@ -131,11 +120,13 @@ class AdminPages(Controller):
             media_type=_enum_or_none(MediaType, mediaType),
             run_id=runId,
         )
-        rows, total = await posts.list_posts(db_session, user, filters, page=page, page_size=POSTS_PER_PAGE)
+        rows, total = await posts.list_posts(
+            db_session, current_user, filters, page=page, page_size=POSTS_PER_PAGE
+        )
         pages = max(1, -(-total // POSTS_PER_PAGE))
         return _page(
             "posts.html",
-            user,
+            current_user,
             posts=rows,
             total=total,
             page=page,
@@ -150,17 +141,17 @@ class AdminPages(Controller):
     @get("/blog/posts/{slug:str}")
     async def post_page(
         self,
-        user: NamedDependency[CurrentUser],
+        current_user: NamedDependency[CurrentUser],
         db_session: NamedDependency[AsyncSession],
         slug: FromPath[str],
     ) -> Template:
-        post = await posts.get_visible_post(db_session, user, slug)
-        return _page("post.html", user, post=post, body=render_markdown(post.body))
+        post = await posts.get_visible_post(db_session, current_user, slug)
+        return _page("post.html", current_user, post=post, body=render_markdown(post.body))
 
     @get("/queue")
     async def queue_page(
         self,
-        user: NamedDependency[CurrentUser],
+        current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
         job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
         page: Annotated[int, QueryParameter(ge=1)] = 1,
@@ -168,11 +159,16 @@ class AdminPages(Controller):
         chosen = _enum_or_none(JobState, job_state) or JobState.WAITING
         report = await job_admin.queue_report(job_queue)
         jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
-        return _page("queue.html", user, report=report, jobs=jobs, chosen=chosen, states=LISTED_STATES)
+        return _page(
+            "queue.html", current_user, report=report, jobs=jobs, chosen=chosen, states=LISTED_STATES
+        )
 
     @get("/queue/jobs/{job_id:str}")
     async def job_page(
-        self, user: NamedDependency[CurrentUser], job_queue: NamedDependency[JobQueue], job_id: FromPath[str]
+        self,
+        current_user: NamedDependency[CurrentUser],
+        job_queue: NamedDependency[JobQueue],
+        job_id: FromPath[str],
     ) -> Template:
-        job = await job_admin.get_job(job_queue, user, job_id)
-        return _page("job.html", user, job=job)
+        job = await job_admin.get_job(job_queue, current_user, job_id)
+        return _page("job.html", current_user, job=job)

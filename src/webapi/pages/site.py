@@ -12,12 +12,10 @@ from litestar.params import Body, FromQuery
 from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import users
-from blogqueue.errors import TooManyRequests
+from blogqueue.errors import TooManyRequests, Unauthorized
 from blogqueue.login_throttle import LoginThrottle
-from blogqueue.settings import Settings
-from webapi.auth import SESSION_COOKIE, Sessions
-from webapi.pages.session import EXCLUDE, safe_next, session_token
+from webapi.auth import SESSION_COOKIE, Sessions, client_address, sign_in
+from webapi.pages.session import EXCLUDE, safe_next
 
 HOME = "/admin/blog/auto-generate"
 
@@ -56,29 +54,25 @@ class SiteController(Controller):
         throttle: NamedDependency[LoginThrottle],
     ) -> Template | Redirect:
         target = safe_next(data.next, HOME)
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request)
         try:
-            await throttle.check(data.email, address)
+            token = await sign_in(db_session, throttle, sessions, data.email, data.password, address)
         except TooManyRequests as err:
             return _form(data.email, target, err.message, 429)
-        user = await users.authenticate(db_session, data.email, data.password)
-        if user is None:
-            await throttle.failed(data.email, address)
+        except Unauthorized:
             return _form(data.email, target, "Wrong email or password, or the account is disabled.", 401)
-        await throttle.succeeded(data.email)
-        cookie = sessions.cookie(sessions.issue(user), secure=request.url.scheme == "https")
+        cookie = sessions.cookie(token, secure=request.url.scheme == "https")
         return Redirect(target, status_code=303, cookies=[cookie])
 
     @post("/logout", status_code=200)
     async def logout(
         self,
         request: Request[Any, Any, Any],
-        settings: NamedDependency[Settings],
         sessions: NamedDependency[Sessions],
     ) -> Redirect:
-        token = await session_token(request, settings)
-        if token is not None:
-            await sessions.revoke(token)
+        signed_in = await sessions.current(request)
+        if signed_in is not None:
+            await sessions.revoke(signed_in.token)
         response = Redirect("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE)
         return response

@@ -1,0 +1,58 @@
+"""The pages' session: the API's sign-in, throttle and token checks, answered as pages (a form, a
+redirect to /login) instead of JSON."""
+
+from httpx import Response
+from litestar.testing import AsyncTestClient
+
+from blogqueue import db, users
+from tests.webapi.conftest import PASSWORD, Site
+from webapi.auth import SESSION_COOKIE
+
+ADMIN = "admin@example.com"
+
+
+async def _form_sign_in(client: AsyncTestClient, email: str, password: str = PASSWORD) -> Response:
+    form = {"email": email, "password": password, "next": "/admin/queue"}
+    return await client.post("/login", data=form, follow_redirects=False)
+
+
+async def _get(client: AsyncTestClient, path: str) -> Response:
+    return await client.get(path, follow_redirects=False)
+
+
+async def test_the_form_session_is_the_apis_and_signing_out_revokes_it(site: Site) -> None:
+    signed_in = await _form_sign_in(site.client, ADMIN)
+    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/admin/queue"
+    assert (await _get(site.client, "/admin/queue")).status_code == 200
+    assert (await _get(site.client, "/api/auth/me")).json()["email"] == ADMIN
+    cookie = site.client.cookies[SESSION_COOKIE]
+
+    signed_out = await site.client.post("/logout", follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"] == "/login"
+    site.client.cookies.set(SESSION_COOKIE, cookie)  # a copy kept from before signing out
+    page = await _get(site.client, "/admin/queue")
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=/admin/queue"
+    assert (await _get(site.client, "/api/auth/me")).status_code == 401
+
+
+async def test_the_form_shares_the_apis_throttle_and_messages(site: Site) -> None:
+    for _ in range(site.settings.login_max_failures):
+        wrong = await _form_sign_in(site.client, "bob@example.com", "wrong-password")
+        assert wrong.status_code == 401 and "Wrong email or password" in wrong.text
+    blocked = await _form_sign_in(site.client, "bob@example.com")
+    assert blocked.status_code == 429 and "too many failed sign-ins" in blocked.text
+    api = await site.client.post("/api/auth/login", json={"email": "bob@example.com", "password": PASSWORD})
+    assert api.status_code == 429
+
+
+async def test_a_disabled_admin_is_sent_to_sign_in_again(site: Site) -> None:
+    await _form_sign_in(site.client, ADMIN)
+    assert (await _get(site.client, "/admin/settings/ai")).status_code == 200
+    engine = db.create_engine(site.settings)
+    async with db.session_factory(engine)() as session:
+        await users.set_disabled(session, ADMIN, True)
+    await engine.dispose()
+    page = await _get(site.client, "/admin/settings/ai?tab=keys")
+    assert (
+        page.status_code == 303 and page.headers["location"] == "/login?next=/admin/settings/ai%3Ftab%3Dkeys"
+    )
