@@ -297,6 +297,9 @@ async def stop_run(session: AsyncSession, job_queue: JobQueue, run: GenerationRu
     assert run.id is not None
     if run.status in FINISHED:
         return StopReport(run.id, run.status, 0, 0, already_stopped=True)
+    # End the read transaction that found the run: SQLite cannot turn a read snapshot that a
+    # worker's commit has outdated into a write, while a fresh write waits its turn.
+    await session.commit()
     # Mark it first: jobs that start from now on see the run is over and end at once.
     await set_status(session, run, RunStatus.CANCELLED, reason)
     if run.mode == RunMode.CONTINUOUS:

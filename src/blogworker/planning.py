@@ -8,11 +8,13 @@ is a no-op.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import msgspec
 
 from blogqueue import claims, runs
+from blogqueue.errors import NotFound
 from blogqueue.models import GenerationRun, RunMode, RunStatus
 from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload
 from blogqueue.queues import MAX_PRIORITY, JobName, plan_id, post_job_id
@@ -75,8 +77,16 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
     plan = plan_id(str(ctx.job.id))
     titles = await _claim_titles(ctx, run, plan)
     jobs = await _post_jobs(ctx, run, plan, payload.user_id, titles)
+    if jobs:  # queued before the run says "running", so a stop from then on finds them all
+        await svc.job_queue.track_run_jobs(run.id, *(job[2] for job in jobs))
+        await svc.job_queue.enqueue_many(jobs)
     async with svc.sessions() as session:
         run = await runs.get_run(session, run.id)
+        if run.status in runs.FINISHED:  # stopped while planning: take back what was just queued
+            for _, _, job_id, _ in jobs:
+                with contextlib.suppress(NotFound):
+                    await svc.job_queue.cancel_job(job_id, run.message)
+            return {"runId": run.id, "planned": 0, "skipped": f"run is {run.status}"}
         continuous = run.mode == RunMode.CONTINUOUS
         run.planned = run.planned + len(jobs) if continuous else len(jobs)
         if continuous or jobs:
@@ -84,9 +94,6 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
         else:
             await runs.set_status(session, run, RunStatus.COMPLETED, "no new titles matched")
             await ctx.publish(runs.finished_event(run))
-    if jobs:
-        await svc.job_queue.track_run_jobs(payload.run_id, *(job[2] for job in jobs))
-        await svc.job_queue.enqueue_many(jobs)
     await ctx.reporter.log(f"planned {len(jobs)} of {run.requested} posts")
     await ctx.reporter.progress(ProgressData(stage="planned", planned=len(jobs), requested=run.requested))
     return {"runId": run.id, "planned": len(jobs)}
