@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import socket
 import time
 import uuid
@@ -29,7 +28,6 @@ from blogworker.providers.base import (
     ProviderError,
     TextGenerator,
     Usage,
-    retry_after_s,
 )
 from blogworker.providers.factory import GeneratorPool
 from blogworker.providers.gemini_gen import GeminiGenerator
@@ -211,24 +209,6 @@ async def test_registry_request_rules(
     fields = call.body.get("generationConfig", {}) if provider == "gemini" else call.body
     assert {name: fields.get(name) for name in sent} == sent
     assert not_sent.isdisjoint(fields)
-
-
-@pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [
-        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-        ({"retry-after": "2"}, 2.0),
-        ({"retry-after": "soon"}, None),
-        ({}, None),
-    ],
-)
-def test_retry_after_headers(headers: dict[str, str], seconds: float | None) -> None:
-    assert retry_after_s(headers) == seconds
-
-
-def test_retry_after_http_date() -> None:
-    waited = retry_after_s({"retry-after": email.utils.formatdate(time.time() + 30, usegmt=True)})
-    assert waited == pytest.approx(30, abs=1.5)
 
 
 # --- offline writer ------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import anthropic
 import httpx2
 
+from blogqueue.http_retry import retry_after_s
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -15,7 +16,6 @@ from blogworker.providers.base import (
     Usage,
     failure_kind,
     provider_error,
-    retry_after_s,
     scrub,
 )
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -122,28 +119,3 @@ def provider_error(
 def scrub(text: str, api_key: str, limit: int = 300) -> str:
     """A provider's own message, shortened and without the API key (some echo it back)."""
     return (text.replace(api_key, "[redacted]") if api_key else text)[:limit]
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date), if given."""
-    millis = _number(headers.get("retry-after-ms"))
-    if millis is not None:
-        return max(millis / 1000, 0.0)
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        value = float(text) if text is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and math.isfinite(value) else None

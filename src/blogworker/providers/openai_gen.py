@@ -6,6 +6,7 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
+from blogqueue.http_retry import retry_after_s
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -16,7 +17,6 @@ from blogworker.providers.base import (
     Usage,
     failure_kind,
     provider_error,
-    retry_after_s,
     scrub,
 )
 
