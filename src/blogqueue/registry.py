@@ -67,9 +67,6 @@ class ModelRegistry:
     def all(self) -> list[AiModel]:
         return list(self._models.values())
 
-    def for_provider(self, provider: Provider) -> list[AiModel]:
-        return [model for model in self._models.values() if model.provider == provider]
-
     def get(self, model_id: str) -> AiModel:
         """The model with this id, whatever its status."""
         model = self._models.get(model_id)
