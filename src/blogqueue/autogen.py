@@ -14,7 +14,8 @@ from blogqueue import ai_settings, run_events, runs
 from blogqueue.control import scheduler_id
 from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import JobQueue
-from blogqueue.models import BlogPost, GenerationRun, Provider, RunMode, User
+from blogqueue.models import BlogPost, GenerationRun, RunMode, User
+from blogqueue.providers import PROVIDERS
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
@@ -113,9 +114,9 @@ async def _check_key(
     session: AsyncSession, settings: Settings, user_id: int, model_id: str, registry: ModelRegistry
 ) -> None:
     provider = registry.get(model_id).provider
-    if provider == "offline":
+    if not PROVIDERS[provider].needs_key:
         return
-    if not await ai_settings.has_key(session, settings, user_id, Provider(provider)):
+    if not await ai_settings.has_key(session, settings, user_id, provider):
         raise InvalidInput(
             f"no API key for {provider}: save one under AI settings, or pick the offline model", field="model"
         )

@@ -20,8 +20,9 @@ from blogqueue import posts, runs
 from blogqueue.ai_settings import resolve_key
 from blogqueue.control import stop_run
 from blogqueue.errors import Conflict, InvalidInput, Unavailable
-from blogqueue.models import BlogPost, GenerationRun, PostStatus, Provider, RunStatus, UsageRecord, utcnow
+from blogqueue.models import BlogPost, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
 from blogqueue.payloads import GeneratePost, decode_payload
+from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.titles import MediaType, TitleDetails
 from blogworker.context import SHUTDOWN_REASON, JobCancelled, WorkerContext
@@ -43,7 +44,6 @@ PROGRESS_INTERVAL_S = 0.5  # at most two progress updates a second while streami
 MAX_POST_TOKENS = 4_096
 TEMPERATURE = 0.7
 DEFAULT_RATE_LIMIT_WAIT_S = 30.0
-SERVER_KEY_ENV = {"gemini": "GEMINI_API_KEY", "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 class Draft:
@@ -113,14 +113,14 @@ async def _left_queue(ctx: WorkerContext, user_id: str) -> None:
 
 
 async def _api_key(ctx: WorkerContext, model: AiModel, user_id: int) -> str | None:
-    if model.provider == "offline":
+    if not PROVIDERS[model.provider].needs_key:
         return None
     async with ctx.svc.sessions() as session:
-        key = await resolve_key(session, ctx.svc.cipher, ctx.settings, user_id, Provider(model.provider))
+        key = await resolve_key(session, ctx.svc.cipher, ctx.settings, user_id, model.provider)
     if key is None:
         raise UnrecoverableError(
             f"no API key for {model.provider}: add one under AI settings, "
-            f"or set {SERVER_KEY_ENV[model.provider]} on the server"
+            f"or set {PROVIDERS[model.provider].key_env} on the server"
         )
     return key
 

@@ -17,6 +17,7 @@ from google import genai
 from google.genai import types
 
 from blogqueue.errors import InvalidInput
+from blogqueue.providers import Provider, keyed
 from blogqueue.registry import AiModel, load_registry
 from blogqueue.titles import CastMember, MediaType, TitleDetails
 from blogworker.envelope import ENVELOPE_SEPARATOR, Envelope, format_post, parse_post
@@ -29,7 +30,7 @@ from blogworker.providers.base import (
     TextGenerator,
     Usage,
 )
-from blogworker.providers.factory import GeneratorPool
+from blogworker.providers.factory import ADAPTERS, GeneratorPool, adapter
 from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
 from blogworker.providers.openai_gen import OpenAIGenerator
@@ -309,6 +310,19 @@ async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake
     result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
     assert result.finish is FinishReason.STOP  # its client was not closed under it
     assert pool.get("openai", "sk-busy") is not busy and len(pool) == 1
+    await pool.aclose()
+
+
+def test_every_provider_has_an_adapter_that_says_it_is_that_provider() -> None:
+    assert list(ADAPTERS) == list(Provider)
+    assert {provider: adapter(provider).provider for provider in Provider} == {p: p for p in Provider}
+
+
+async def test_keyless_providers_share_one_generator() -> None:
+    pool = GeneratorPool()
+    for provider in set(Provider) - set(keyed()):
+        assert pool.get(provider, None) is pool.get(provider, "ignored")
+    assert len(pool) == 0
     await pool.aclose()
 
 

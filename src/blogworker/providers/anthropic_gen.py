@@ -6,6 +6,7 @@ import anthropic
 import httpx2
 
 from blogqueue.http_retry import retry_after_s
+from blogqueue.providers import Provider
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -19,7 +20,7 @@ from blogworker.providers.base import (
     scrub,
 )
 
-PROVIDER = "anthropic"
+PROVIDER = Provider.ANTHROPIC
 _FINISH = {
     "end_turn": FinishReason.STOP,
     "stop_sequence": FinishReason.STOP,

@@ -8,6 +8,7 @@ from typing import Protocol
 
 import msgspec
 
+from blogqueue.providers import PROVIDERS, Provider
 from blogqueue.registry import AiModel
 from blogqueue.titles import TitleDetails
 
@@ -68,7 +69,7 @@ class ProviderError(Exception):
 
 
 class TextGenerator(Protocol):
-    provider: str
+    provider: Provider
 
     async def generate(self, request: GenerationRequest, on_text: OnText) -> GenerationResult:
         """Stream a completion, calling `on_text` with each delta; raise ProviderError on failure."""
@@ -80,7 +81,6 @@ class TextGenerator(Protocol):
 # Helpers for the adapters' error classification: each adapter reads its SDK's signals, these say
 # what they mean, in the same words for every provider.
 
-_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}
 _MESSAGES = {
     FailureKind.AUTH: "{label} rejected the API key ({detail}); check the key in AI settings",
     FailureKind.MODEL: "{label} has no model {model!r} that this key can use ({detail}); pick another model",
@@ -108,10 +108,10 @@ def failure_kind(status: int, *, billing_wall: bool = False, bad_key: bool = Fal
 
 
 def provider_error(
-    kind: FailureKind, provider: str, model: str, detail: str, *, retry_after_s: float | None = None
+    kind: FailureKind, provider: Provider, model: str, detail: str, *, retry_after_s: float | None = None
 ) -> ProviderError:
     """A ProviderError telling a person what happened and what to do; `detail` must be key-free."""
-    message = _MESSAGES[kind].format(label=_LABELS.get(provider, provider), model=model, detail=detail)
+    message = _MESSAGES[kind].format(label=PROVIDERS[provider].label, model=model, detail=detail)
     wait = retry_after_s if kind is FailureKind.RATE_LIMIT else None
     return ProviderError(kind, message, provider=provider, retry_after_s=wait)
 

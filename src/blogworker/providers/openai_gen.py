@@ -7,6 +7,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk
 
 from blogqueue.http_retry import retry_after_s
+from blogqueue.providers import Provider
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -20,7 +21,7 @@ from blogworker.providers.base import (
     scrub,
 )
 
-PROVIDER = "openai"
+PROVIDER = Provider.OPENAI
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH, "content_filter": FinishReason.SAFETY}
 
 

@@ -17,6 +17,7 @@ from blogqueue.autogen import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
 from blogqueue.errors import NotFound
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
+from blogqueue.providers import PROVIDERS, keyed
 from blogqueue.registry import AiModel, ModelRegistry
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
@@ -96,7 +97,8 @@ class AdminPages(Controller):
         registry: NamedDependency[ModelRegistry],
     ) -> Template:
         view = await ai_settings.get_ai_settings(db_session, settings, await _row(db_session, user))
-        return _page("ai_settings.html", user, view=view, groups=model_choices(registry))
+        keys = [(p.value, PROVIDERS[p].label, ai_settings.KEY_FIELDS[p]) for p in keyed()]
+        return _page("ai_settings.html", user, view=view, keys=keys, groups=model_choices(registry))
 
     @get("/blog/auto-generate")
     async def auto_generate_page(
