@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.crypto import InvalidToken, KeyCipher
 from blogqueue.errors import InvalidInput, UndecryptableKey
-from blogqueue.models import Provider, ProviderKey, User, utcnow
+from blogqueue.models import ProviderKey, User, utcnow
+from blogqueue.providers import Provider, keyed
 from blogqueue.registry import ModelRegistry
 from blogqueue.settings import Settings
 
@@ -23,11 +24,8 @@ log = structlog.get_logger("blogqueue.ai_settings")
 
 MIN_KEY_LENGTH = 8
 MAX_KEY_LENGTH = 512
-KEY_FIELDS = {
-    Provider.GEMINI: "geminiApiKey",
-    Provider.OPENAI: "openaiApiKey",
-    Provider.ANTHROPIC: "anthropicApiKey",
-}
+# AiSettingsUpdate has a `<provider>_api_key` field (`<provider>ApiKey` on the wire) per keyed provider.
+KEY_FIELDS = {provider: f"{provider.value}ApiKey" for provider in keyed()}
 
 
 class ProviderKeyStatus(msgspec.Struct, rename="camel"):
@@ -51,11 +49,7 @@ class AiSettingsUpdate(msgspec.Struct, rename="camel", forbid_unknown_fields=Tru
     anthropic_api_key: str | msgspec.UnsetType | None = msgspec.UNSET
 
     def keys(self) -> dict[Provider, str | msgspec.UnsetType | None]:
-        return {
-            Provider.GEMINI: self.gemini_api_key,
-            Provider.OPENAI: self.openai_api_key,
-            Provider.ANTHROPIC: self.anthropic_api_key,
-        }
+        return {provider: getattr(self, f"{provider.value}_api_key") for provider in keyed()}
 
 
 def check_key(field: str, key: str) -> None:
@@ -80,9 +74,9 @@ async def get_ai_settings(session: AsyncSession, settings: Settings, user: User)
         provider.value: ProviderKeyStatus(True, stored[provider].last4, stored[provider].updated_at)
         if provider in stored
         else ProviderKeyStatus(False)
-        for provider in Provider
+        for provider in keyed()
     }
-    server_keys = {provider.value: settings.server_key(provider) is not None for provider in Provider}
+    server_keys = {provider.value: settings.server_key(provider) is not None for provider in keyed()}
     return AiSettingsView(user.preferred_ai_model, providers, server_keys)
 
 

@@ -19,12 +19,6 @@ class Role(StrEnum):
     USER = "user"
 
 
-class Provider(StrEnum):
-    GEMINI = "gemini"
-    OPENAI = "openai"
-    ANTHROPIC = "anthropic"
-
-
 def _timestamp() -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False)
 
@@ -49,7 +43,7 @@ class ProviderKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    provider: str = Field(max_length=16)  # a Provider
+    provider: str = Field(max_length=16)  # a Provider that needs a key (`providers.keyed()`)
     ciphertext: str = Field(sa_column=Column(Text, nullable=False))
     last4: str = Field(max_length=4)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

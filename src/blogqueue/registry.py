@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from blogqueue.errors import InvalidInput, Misconfigured
+from blogqueue.providers import Provider
 
-Provider = Literal["gemini", "openai", "anthropic", "offline"]
 Status = Literal["active", "deprecated", "retired"]
 TokenParam = Literal["max_tokens", "max_completion_tokens", "max_output_tokens"]
 
@@ -66,9 +66,6 @@ class ModelRegistry:
 
     def all(self) -> list[AiModel]:
         return list(self._models.values())
-
-    def for_provider(self, provider: Provider) -> list[AiModel]:
-        return [model for model in self._models.values() if model.provider == provider]
 
     def get(self, model_id: str) -> AiModel:
         """The model with this id, whatever its status."""
@@ -140,7 +137,7 @@ def _model_problems(model: AiModel, by_id: dict[str, AiModel]) -> Iterator[str]:
             yield f"{model.id}: replacement {model.replacement_id!r} does not exist"
         elif replacement.status == "retired":
             yield f"{model.id}: replacement {model.replacement_id!r} is itself retired"
-    if (model.max_tokens_param is None) != (model.provider == "offline"):
+    if (model.max_tokens_param is None) != (model.provider is Provider.OFFLINE):
         yield f"{model.id}: max_tokens_param is required for every provider except offline"
     later = [p.effective_from for p in model.prices[1:] if p.effective_from is not None]
     if model.prices[0].effective_from is not None or len(later) != len(model.prices) - 1:

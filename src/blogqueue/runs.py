@@ -16,8 +16,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue import ai_settings
 from blogqueue.errors import Conflict, InvalidInput, NotFound
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
-from blogqueue.models import GenerationRun, Provider, RunMode, RunStatus, UsageRecord, User, utcnow
+from blogqueue.models import GenerationRun, RunMode, RunStatus, UsageRecord, User, utcnow
 from blogqueue.payloads import GenerateRun
+from blogqueue.providers import PROVIDERS
 from blogqueue.queues import MAX_PRIORITY, JobName, scheduler_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.run_events import RunFinished, RunFinishedData
@@ -145,9 +146,7 @@ async def start_run(
     assert user.id is not None
     spec = parse_request(request, user.preferred_ai_model, registry)
     provider = registry.get(spec.model).provider
-    if provider != "offline" and not await ai_settings.has_key(
-        session, settings, user.id, Provider(provider)
-    ):
+    if PROVIDERS[provider].needs_key and not await ai_settings.has_key(session, settings, user.id, provider):
         raise InvalidInput(
             f"no API key for {provider}: save one under AI settings, or pick the offline model", field="model"
         )

@@ -9,6 +9,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from blogqueue.providers import PROVIDERS, Provider
+
 
 class Settings(BaseSettings):
     """Every knob of API, workers and CLI. Build it at the entrypoint and pass it down."""
@@ -45,6 +47,7 @@ class Settings(BaseSettings):
     # Secrets. Unset, `blogqueue up` generates local ones into <data_dir>/secrets (mode 0600).
     encryption_keys: SecretStr | None = None  # Fernet keys, comma-separated; the first encrypts
     secret_key: SecretStr | None = None  # signs session tokens
+    # Server-wide provider keys, found by the variable each `PROVIDERS` row names.
     gemini_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GEMINI_API_KEY"))
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     anthropic_api_key: SecretStr | None = Field(
@@ -62,7 +65,8 @@ class Settings(BaseSettings):
     tmdb_image_base_url: str = "https://image.tmdb.org/t/p/w500"  # BLOGQUEUE_TMDB_IMAGE_BASE_URL
     tmdb_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
-    # AI providers. Base URLs follow each SDK's own variable; unset means the provider's public API.
+    # AI providers. Base URLs follow each SDK's own variable (named in `PROVIDERS`); unset means the
+    # provider's public API.
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     anthropic_base_url: str | None = Field(default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL"))
     gemini_base_url: str | None = Field(default=None, validation_alias=AliasChoices("GOOGLE_GEMINI_BASE_URL"))
@@ -120,18 +124,27 @@ class Settings(BaseSettings):
     def secrets_dir(self) -> Path:
         return self.data_dir / "secrets"
 
-    def provider_base_urls(self) -> dict[str, str | None]:
-        return {
-            "openai": self.openai_base_url,
-            "anthropic": self.anthropic_base_url,
-            "gemini": self.gemini_base_url,
+    def provider_base_urls(self) -> dict[Provider, str | None]:
+        """Each provider's base URL from its SDK's variable; None: the provider's public API."""
+        urls: dict[Provider, str | None] = {
+            provider: getattr(self, _FIELD_FOR_ENV[info.base_url_env])
+            for provider, info in PROVIDERS.items()
+            if info.base_url_env is not None
         }
+        return urls
 
-    def server_key(self, provider: str) -> SecretStr | None:
+    def server_key(self, provider: Provider) -> SecretStr | None:
         """The server-wide fallback key for a provider, from the environment."""
-        keys = {
-            "gemini": self.gemini_api_key,
-            "openai": self.openai_api_key,
-            "anthropic": self.anthropic_api_key,
-        }
-        return keys.get(provider)
+        env = PROVIDERS[provider].key_env
+        key: SecretStr | None = getattr(self, _FIELD_FOR_ENV[env]) if env is not None else None
+        return key
+
+
+# The provider table names environment variables; these are the fields that read them.
+_FIELD_FOR_ENV = {
+    alias: name
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, AliasChoices)
+    for alias in field.validation_alias.choices
+    if isinstance(alias, str)
+}

@@ -3,7 +3,6 @@ errors translated to BlogQueue's, and `find_new_titles` to page past titles alre
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import TypeVar
@@ -13,6 +12,7 @@ import msgspec
 from pydantic import SecretStr
 
 from blogqueue.errors import BlogQueueError, InvalidInput, Misconfigured, NotFound, Unavailable
+from blogqueue.http_retry import parse_retry_after
 from blogqueue.sample_catalog import SampleCatalog
 from blogqueue.settings import Settings
 from blogqueue.titles import (
@@ -326,14 +326,5 @@ def _error(response: httpx.Response, path: str) -> BlogQueueError:
         return NotFound(f"TMDb has nothing at {path} ({said})")
     if response.status_code in {400, 422}:
         return InvalidInput(f"TMDb refused {path} ({said})")
-    retry_after = _retry_after(response.headers.get("retry-after"))
+    retry_after = parse_retry_after(response.headers.get("retry-after"))
     return Unavailable(f"TMDb could not answer {path} ({said})", retry_after_s=retry_after)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header; TMDb sends seconds, so an HTTP date counts as no hint."""
-    try:
-        seconds = float(value or "nan")
-    except ValueError:
-        return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None

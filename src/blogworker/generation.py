@@ -16,8 +16,9 @@ from typing import Any
 from blogqueue import claims, posts, runs
 from blogqueue.ai_settings import resolve_key
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
-from blogqueue.models import BlogPost, GenerationRun, PostStatus, Provider, RunStatus, UsageRecord, utcnow
+from blogqueue.models import BlogPost, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
 from blogqueue.payloads import GeneratePost
+from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData
 from blogqueue.titles import MediaType, TitleDetails
@@ -39,7 +40,6 @@ from blogworker.quality import QualityError, check_post
 MAX_POST_TOKENS = 4_096
 TEMPERATURE = 0.7
 DEFAULT_RATE_LIMIT_WAIT_S = 30.0
-SERVER_KEY_ENV = {"gemini": "GEMINI_API_KEY", "openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY"}
 
 
 @dataclass
@@ -78,14 +78,14 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
 
 
 async def _api_key(ctx: WorkerContext, model: AiModel, user_id: int) -> str | None:
-    if model.provider == "offline":
+    if not PROVIDERS[model.provider].needs_key:
         return None
     async with ctx.services.sessions() as session:
-        key = await resolve_key(session, ctx.services.cipher, ctx.settings, user_id, Provider(model.provider))
+        key = await resolve_key(session, ctx.services.cipher, ctx.settings, user_id, model.provider)
     if key is None:
         raise InvalidInput(
             f"no API key for {model.provider}: add one under AI settings, "
-            f"or set {SERVER_KEY_ENV[model.provider]} on the server"
+            f"or set {PROVIDERS[model.provider].key_env} on the server"
         )
     return key
 

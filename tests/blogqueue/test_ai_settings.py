@@ -9,7 +9,7 @@ from blogqueue import ai_settings, db, users
 from blogqueue.ai_settings import AiSettingsUpdate
 from blogqueue.crypto import KeyCipher
 from blogqueue.errors import InvalidInput, UndecryptableKey
-from blogqueue.models import Provider
+from blogqueue.providers import Provider
 from blogqueue.registry import load_registry
 from blogqueue.secrets_store import encryption_keys
 from blogqueue.settings import Settings

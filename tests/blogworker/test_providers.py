@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import socket
 import time
 import uuid
@@ -18,6 +17,7 @@ from google import genai
 from google.genai import types
 
 from blogqueue.errors import InvalidInput
+from blogqueue.providers import Provider, keyed
 from blogqueue.registry import AiModel, load_registry
 from blogqueue.titles import CastMember, MediaType, TitleDetails
 from blogworker.envelope import ENVELOPE_SEPARATOR, Envelope, format_post, parse_post
@@ -29,9 +29,8 @@ from blogworker.providers.base import (
     ProviderError,
     TextGenerator,
     Usage,
-    retry_after_s,
 )
-from blogworker.providers.factory import GeneratorPool
+from blogworker.providers.factory import ADAPTERS, GeneratorPool, adapter
 from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
 from blogworker.providers.openai_gen import OpenAIGenerator
@@ -213,24 +212,6 @@ async def test_registry_request_rules(
     assert not_sent.isdisjoint(fields)
 
 
-@pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [
-        ({"retry-after-ms": "1500", "retry-after": "9"}, 1.5),
-        ({"retry-after": "2"}, 2.0),
-        ({"retry-after": "soon"}, None),
-        ({}, None),
-    ],
-)
-def test_retry_after_headers(headers: dict[str, str], seconds: float | None) -> None:
-    assert retry_after_s(headers) == seconds
-
-
-def test_retry_after_http_date() -> None:
-    waited = retry_after_s({"retry-after": email.utils.formatdate(time.time() + 30, usegmt=True)})
-    assert waited == pytest.approx(30, abs=1.5)
-
-
 # --- offline writer ------------------------------------------------------------------------------
 
 
@@ -329,6 +310,19 @@ async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake
     result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
     assert result.finish is FinishReason.STOP  # its client was not closed under it
     assert pool.get("openai", "sk-busy") is not busy and len(pool) == 1
+    await pool.aclose()
+
+
+def test_every_provider_has_an_adapter_that_says_it_is_that_provider() -> None:
+    assert list(ADAPTERS) == list(Provider)
+    assert {provider: adapter(provider).provider for provider in Provider} == {p: p for p in Provider}
+
+
+async def test_keyless_providers_share_one_generator() -> None:
+    pool = GeneratorPool()
+    for provider in set(Provider) - set(keyed()):
+        assert pool.get(provider, None) is pool.get(provider, "ignored")
+    assert len(pool) == 0
     await pool.aclose()
 
 

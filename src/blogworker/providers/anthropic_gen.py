@@ -5,6 +5,8 @@ from __future__ import annotations
 import anthropic
 import httpx2
 
+from blogqueue.http_retry import retry_after_s
+from blogqueue.providers import Provider
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -15,11 +17,10 @@ from blogworker.providers.base import (
     Usage,
     failure_kind,
     provider_error,
-    retry_after_s,
     scrub,
 )
 
-PROVIDER = "anthropic"
+PROVIDER = Provider.ANTHROPIC
 _FINISH = {
     "end_turn": FinishReason.STOP,
     "stop_sequence": FinishReason.STOP,

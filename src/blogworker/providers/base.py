@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import email.utils
-import math
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Protocol
 
 import msgspec
 
 from blogqueue.errors import BlogQueueError
+from blogqueue.providers import PROVIDERS, Provider
 from blogqueue.registry import AiModel
 from blogqueue.titles import TitleDetails
 
@@ -75,7 +73,7 @@ class ProviderError(BlogQueueError):
 
 
 class TextGenerator(Protocol):
-    provider: str
+    provider: Provider
 
     async def generate(self, request: GenerationRequest, on_text: OnText) -> GenerationResult:
         """Stream a completion, calling `on_text` with each delta; raise ProviderError on failure."""
@@ -87,7 +85,6 @@ class TextGenerator(Protocol):
 # Helpers for the adapters' error classification: each adapter reads its SDK's signals, these say
 # what they mean, in the same words for every provider.
 
-_LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "gemini": "Gemini"}
 _MESSAGES = {
     FailureKind.AUTH: "{label} rejected the API key ({detail}); check the key in AI settings",
     FailureKind.MODEL: "{label} has no model {model!r} that this key can use ({detail}); pick another model",
@@ -115,10 +112,10 @@ def failure_kind(status: int, *, billing_wall: bool = False, bad_key: bool = Fal
 
 
 def provider_error(
-    kind: FailureKind, provider: str, model: str, detail: str, *, retry_after_s: float | None = None
+    kind: FailureKind, provider: Provider, model: str, detail: str, *, retry_after_s: float | None = None
 ) -> ProviderError:
     """A ProviderError telling a person what happened and what to do; `detail` must be key-free."""
-    message = _MESSAGES[kind].format(label=_LABELS.get(provider, provider), model=model, detail=detail)
+    message = _MESSAGES[kind].format(label=PROVIDERS[provider].label, model=model, detail=detail)
     wait = retry_after_s if kind is FailureKind.RATE_LIMIT else None
     return ProviderError(kind, message, provider=provider, retry_after_s=wait)
 
@@ -126,28 +123,3 @@ def provider_error(
 def scrub(text: str, api_key: str, limit: int = 300) -> str:
     """A provider's own message, shortened and without the API key (some echo it back)."""
     return (text.replace(api_key, "[redacted]") if api_key else text)[:limit]
-
-
-def retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date), if given."""
-    millis = _number(headers.get("retry-after-ms"))
-    if millis is not None:
-        return max(millis / 1000, 0.0)
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    seconds = _number(value)
-    if seconds is not None:
-        return max(seconds, 0.0)
-    try:
-        return max(email.utils.parsedate_to_datetime(value).timestamp() - time.time(), 0.0)
-    except (TypeError, ValueError):
-        return None
-
-
-def _number(text: str | None) -> float | None:
-    try:
-        value = float(text) if text is not None else None
-    except ValueError:
-        return None
-    return value if value is not None and math.isfinite(value) else None

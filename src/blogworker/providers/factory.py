@@ -8,6 +8,7 @@ import importlib
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
+from blogqueue.providers import PROVIDERS, Provider
 from blogworker.providers.base import (
     FailureKind,
     GenerationRequest,
@@ -16,22 +17,21 @@ from blogworker.providers.base import (
     ProviderError,
     TextGenerator,
 )
-from blogworker.providers.offline import OfflineGenerator
 
 Factory = Callable[..., TextGenerator]
-# Imported on first use: each SDK costs 15-40 MB of memory, and most workers use one provider.
-SDK_GENERATORS: Mapping[str, str] = {
-    "openai": "blogworker.providers.openai_gen:OpenAIGenerator",
-    "anthropic": "blogworker.providers.anthropic_gen:AnthropicGenerator",
-    "gemini": "blogworker.providers.gemini_gen:GeminiGenerator",
+# Which class speaks for each provider. Imported on first use: each SDK costs 15-40 MB of memory,
+# and most workers use one provider.
+ADAPTERS: Mapping[Provider, str] = {
+    Provider.GEMINI: "blogworker.providers.gemini_gen:GeminiGenerator",
+    Provider.OPENAI: "blogworker.providers.openai_gen:OpenAIGenerator",
+    Provider.ANTHROPIC: "blogworker.providers.anthropic_gen:AnthropicGenerator",
+    Provider.OFFLINE: "blogworker.providers.offline:OfflineGenerator",
 }
 
 
-def _factory(provider: str) -> Factory | None:
-    path = SDK_GENERATORS.get(provider)
-    if path is None:
-        return None
-    module, name = path.split(":")
+def adapter(provider: Provider) -> Factory:
+    """The generator class for a provider, its module imported now."""
+    module, name = ADAPTERS[provider].split(":")
     factory: Factory = getattr(importlib.import_module(module), name)
     return factory
 
@@ -42,33 +42,34 @@ class GeneratorPool:
     def __init__(
         self,
         *,
-        base_urls: Mapping[str, str | None] | None = None,
+        base_urls: Mapping[Provider, str | None] | None = None,
         timeout_s: float = 120.0,
         max_size: int = 32,
     ) -> None:
         self._base_urls = dict(base_urls or {})
         self._timeout_s = timeout_s
         self._max_size = max(max_size, 1)
-        self._offline = OfflineGenerator()
-        self._cache: OrderedDict[tuple[str, str], _Pooled] = OrderedDict()
+        # One each for providers without keys: there is nothing to tell their clients apart by.
+        self._keyless = {p: adapter(p)() for p in Provider if not PROVIDERS[p].needs_key}
+        self._cache: OrderedDict[tuple[Provider, str], _Pooled] = OrderedDict()
         self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, provider: str, api_key: str | None) -> TextGenerator:
         """The generator for this provider and key; raises ProviderError(AUTH) for a missing key."""
-        if provider == OfflineGenerator.provider:
-            return self._offline
-        factory = _factory(provider)
-        if factory is None:
+        if provider not in PROVIDERS:
             raise ProviderError(
                 FailureKind.BAD_REQUEST, f"unknown AI provider {provider!r}", provider=provider
             )
+        known = Provider(provider)
+        if known in self._keyless:
+            return self._keyless[known]
         if not api_key:
             message = f"no {provider} API key is set: add one in AI settings, or pick the offline model"
             raise ProviderError(FailureKind.AUTH, message, provider=provider)
-        slot = (provider, hashlib.sha256(api_key.encode()).hexdigest())
+        slot = (known, hashlib.sha256(api_key.encode()).hexdigest())
         pooled = self._cache.get(slot)
         if pooled is None:
-            inner = factory(api_key, base_url=self._base_urls.get(provider), timeout_s=self._timeout_s)
+            inner = adapter(known)(api_key, base_url=self._base_urls.get(known), timeout_s=self._timeout_s)
             pooled = self._cache[slot] = _Pooled(inner)
         self._cache.move_to_end(slot)
         self._evict()

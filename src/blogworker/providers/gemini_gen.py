@@ -8,6 +8,7 @@ import httpx2
 from google import genai
 from google.genai import errors, types
 
+from blogqueue.providers import Provider
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -21,7 +22,7 @@ from blogworker.providers.base import (
     scrub,
 )
 
-PROVIDER = "gemini"
+PROVIDER = Provider.GEMINI
 _FINISH = {
     types.FinishReason.STOP: FinishReason.STOP,
     types.FinishReason.MAX_TOKENS: FinishReason.LENGTH,

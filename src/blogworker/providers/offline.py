@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from blogqueue.providers import Provider
 from blogqueue.titles import MediaType, TitleDetails
 from blogworker.envelope import Envelope, format_post
 from blogworker.providers.base import (
@@ -16,7 +17,7 @@ from blogworker.providers.base import (
     Usage,
 )
 
-PROVIDER = "offline"
+PROVIDER = Provider.OFFLINE
 OFFLINE_NOTE = "*Written offline from TMDb facts; no AI model was used.*"
 _MAX_TAGS = 6  # the prompts ask models for 3 to 6
 _TOP_CAST = 5
@@ -53,7 +54,7 @@ class OfflineGenerator:
         text = write_offline_post(request.facts)
         for chunk in re.split(r"(?=\n## )", text):  # one chunk per section, as a model would stream
             await on_text(chunk)
-        return GenerationResult(text=text, usage=Usage(0, 0), finish=FinishReason.STOP, model=PROVIDER)
+        return GenerationResult(text=text, usage=Usage(0, 0), finish=FinishReason.STOP, model=PROVIDER.value)
 
     async def aclose(self) -> None:
         return None

@@ -6,6 +6,8 @@ import httpx2
 import openai
 from openai.types.chat import ChatCompletionChunk
 
+from blogqueue.http_retry import retry_after_s
+from blogqueue.providers import Provider
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -16,11 +18,10 @@ from blogworker.providers.base import (
     Usage,
     failure_kind,
     provider_error,
-    retry_after_s,
     scrub,
 )
 
-PROVIDER = "openai"
+PROVIDER = Provider.OPENAI
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH, "content_filter": FinishReason.SAFETY}
 
 

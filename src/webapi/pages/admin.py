@@ -16,6 +16,7 @@ from blogqueue import ai_settings, job_admin, posts
 from blogqueue.errors import NotFound, Unauthorized
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
+from blogqueue.providers import PROVIDERS, keyed
 from blogqueue.queues import LISTED_STATES, JobState
 from blogqueue.registry import AiModel, ModelRegistry
 from blogqueue.run_views import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
@@ -87,7 +88,8 @@ class AdminPages(Controller):
         registry: NamedDependency[ModelRegistry],
     ) -> Template:
         view = await ai_settings.get_ai_settings(db_session, settings, user_row)
-        return _page("ai_settings.html", current_user, view=view, groups=model_choices(registry))
+        keys = [(p.value, PROVIDERS[p].label, ai_settings.KEY_FIELDS[p]) for p in keyed()]
+        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=model_choices(registry))
 
     @get("/blog/auto-generate")
     async def auto_generate_page(

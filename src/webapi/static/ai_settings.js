@@ -2,12 +2,16 @@
 (() => {
   const form = document.getElementById("settings-form");
   const message = document.getElementById("settings-message");
-  const providers = ["gemini", "openai", "anthropic"];
+  // The page lists one key field per provider that takes a key: [provider, wire field name].
+  const keyFields = Array.from(form.querySelectorAll(".key-field"), (el) => [
+    el.dataset.provider,
+    el.dataset.field,
+  ]);
   const pendingRemoval = new Set();
 
   function render(view) {
     document.getElementById("preferred-model").value = view.preferredAiModel;
-    for (const provider of providers) {
+    for (const [provider] of keyFields) {
       const key = view.providers[provider] || { configured: false };
       const status = document.getElementById(provider + "-status");
       const server = view.serverKeys && view.serverKeys[provider] ? " (server key in use)" : "";
@@ -22,10 +26,10 @@
 
   function update() {
     const body = { preferredAiModel: document.getElementById("preferred-model").value };
-    for (const provider of providers) {
+    for (const [provider, field] of keyFields) {
       const value = document.getElementById(provider + "-key").value;
-      if (value !== "") body[provider + "ApiKey"] = value;
-      else if (pendingRemoval.has(provider)) body[provider + "ApiKey"] = null;
+      if (value !== "") body[field] = value;
+      else if (pendingRemoval.has(provider)) body[field] = null;
     }
     return body;
   }
@@ -43,10 +47,10 @@
     }
   }
 
-  for (const provider of providers) {
+  for (const [provider, field] of keyFields) {
     document.getElementById("remove-" + provider + "-key").addEventListener("click", () => {
       pendingRemoval.add(provider);
-      save({ [provider + "ApiKey"]: null }, "Key removed.");
+      save({ [field]: null }, "Key removed.");
     });
   }
   form.addEventListener("submit", (event) => {
