@@ -5,11 +5,13 @@ parallel workers never lose an increment."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import msgspec
 from croniter import croniter
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -27,6 +29,7 @@ from blogqueue.settings import Settings
 from blogqueue.titles import MOVIE_ONLY, TV_ONLY, MediaType, Source, TitleFilters, TrendingWindow
 
 MAX_POSTS_PER_RUN = 50
+LOCKED_RETRIES = 5
 MIN_INTERVAL_MINUTES = 5  # a continuous run plans at most this often
 FINISHED = {RunStatus.COMPLETED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value}
 
@@ -290,17 +293,31 @@ async def set_status(session: AsyncSession, run: GenerationRun, status: RunStatu
     await session.commit()
 
 
+async def _cancel(session: AsyncSession, run: GenerationRun, reason: str) -> GenerationRun:
+    """Mark the run cancelled. SQLite can refuse a write at once ("database is locked") when a
+    worker's write overlaps ours; the write is then tried again, a few times."""
+    for attempt in range(LOCKED_RETRIES):
+        try:
+            await set_status(session, run, RunStatus.CANCELLED, reason)
+            return run
+        except OperationalError as err:
+            if "locked" not in str(err) or attempt == LOCKED_RETRIES - 1:
+                raise
+            await session.rollback()
+            await asyncio.sleep(0.05 * (attempt + 1))
+            run = await get_run(session, run.id or 0)
+    return run
+
+
 async def stop_run(session: AsyncSession, job_queue: JobQueue, run: GenerationRun, reason: str) -> StopReport:
     """Remove the run's scheduler and its waiting jobs, abort its active ones in whichever worker
     runs them. Idempotent: stopping a finished run changes nothing and says so."""
     assert run.id is not None
     if run.status in FINISHED:
         return StopReport(run.id, run.status, 0, 0, already_stopped=True)
-    # End the read transaction that found the run: SQLite cannot turn a read snapshot that a
-    # worker's commit has outdated into a write, while a fresh write waits its turn.
-    await session.commit()
     # Mark it first: jobs that start from now on see the run is over and end at once.
-    await set_status(session, run, RunStatus.CANCELLED, reason)
+    run = await _cancel(session, run, reason)
+    assert run.id is not None
     if run.mode == RunMode.CONTINUOUS:
         await job_queue.remove_scheduler(scheduler_id(run.id))
     removed = cancelling = 0
