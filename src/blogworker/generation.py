@@ -21,7 +21,7 @@ from blogqueue.payloads import GeneratePost
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData
-from blogqueue.titles import MediaType, TitleDetails
+from blogqueue.titles import TitleDetails
 from blogworker import failures
 from blogworker.context import Draft, WorkerContext
 from blogworker.envelope import parse_post
@@ -92,7 +92,7 @@ async def _api_key(ctx: WorkerContext, model: AiModel, user_id: int) -> str | No
 
 async def _details(ctx: WorkerContext, payload: GeneratePost) -> TitleDetails:
     try:
-        return await ctx.services.catalog.details(MediaType(payload.media_type), payload.tmdb_id)
+        return await ctx.services.catalog.details(payload.media_type, payload.tmdb_id)
     except Unavailable as err:
         if err.retry_after_s:
             raise Postponed(f"TMDb asked us to slow down: {err}", delay_s=err.retry_after_s) from err
