@@ -62,7 +62,7 @@ def check_key(field: str, key: str) -> None:
         )
 
 
-async def _stored_keys(session: AsyncSession, user_id: int) -> dict[str, ProviderKey]:
+async def _stored_keys(session: AsyncSession, user_id: int) -> dict[Provider, ProviderKey]:
     rows = await session.exec(select(ProviderKey).where(col(ProviderKey.user_id) == user_id))
     return {row.provider: row for row in rows.all()}
 
@@ -99,7 +99,7 @@ async def update_ai_settings(
         if key is None and row is not None:
             await session.delete(row)
         elif isinstance(key, str):
-            row = row or ProviderKey(user_id=user.id, provider=provider.value, ciphertext="", last4="")
+            row = row or ProviderKey(user_id=user.id, provider=provider, ciphertext="", last4="")
             row.ciphertext, row.last4, row.updated_at = cipher.encrypt(key), key[-4:], utcnow()
             session.add(row)
     await session.commit()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Enum, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from blogqueue.providers import Provider
+from blogqueue.titles import MediaType, Source, TrendingWindow
 
 
 def utcnow() -> datetime:
@@ -23,13 +26,30 @@ def _timestamp() -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False)
 
 
+E = TypeVar("E", bound=StrEnum)
+
+
+def enum_column(kind: type[E], length: int, **kw: Any) -> Column[E]:
+    """A column of the members' values, read back as members. Still the VARCHAR(length) the
+    migrations made (no native type, no CHECK), so a new member needs no migration."""
+    values = Enum(
+        kind,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [member.value for member in members],  # not names: rows hold values
+        validate_strings=True,
+    )
+    return Column(values, nullable=False, **kw)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
     email: str = Field(max_length=320, unique=True, index=True)
     password_hash: str = Field(max_length=255)
-    role: str = Field(default=Role.USER.value, max_length=16)  # a Role; plain text keeps migrations simple
+    role: Role = Field(default=Role.USER, sa_column=enum_column(Role, 16))
     preferred_ai_model: str = Field(default="offline", max_length=100)
     disabled: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -43,7 +63,7 @@ class ProviderKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
-    provider: str = Field(max_length=16)  # a Provider that needs a key (`providers.keyed()`)
+    provider: Provider = Field(sa_column=enum_column(Provider, 16))  # one that needs a key (`keyed()`)
     ciphertext: str = Field(sa_column=Column(Text, nullable=False))
     last4: str = Field(max_length=4)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
@@ -75,17 +95,19 @@ class GenerationRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
     model: str = Field(max_length=100)
-    source: str = Field(max_length=32)
-    media_type: str = Field(max_length=8)
+    source: Source = Field(sa_column=enum_column(Source, 32))
+    media_type: MediaType = Field(sa_column=enum_column(MediaType, 8))
     requested: int
     filters: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    trending_window: str = Field(default="week", max_length=8)
-    mode: str = Field(default=RunMode.BATCH.value, max_length=16)
+    trending_window: TrendingWindow = Field(
+        default=TrendingWindow.WEEK, sa_column=enum_column(TrendingWindow, 8)
+    )
+    mode: RunMode = Field(default=RunMode.BATCH, sa_column=enum_column(RunMode, 16))
     interval_minutes: int | None = None  # continuous: every N minutes...
     cron: str | None = Field(default=None, max_length=100)  # ...or on a cron pattern
     budget_usd: float | None = None  # stop the run once its cost reaches this
     priority: int | None = None
-    status: str = Field(default=RunStatus.PLANNING.value, max_length=16, index=True)
+    status: RunStatus = Field(default=RunStatus.PLANNING, sa_column=enum_column(RunStatus, 16, index=True))
     plan_job_id: str | None = Field(default=None, max_length=200)
     planned: int = 0  # titles found and queued
     posts_done: int = 0
@@ -103,7 +125,7 @@ class TitleClaim(SQLModel, table=True):
 
     __tablename__ = "title_claims"
 
-    media_type: str = Field(max_length=8, primary_key=True)
+    media_type: MediaType = Field(sa_column=enum_column(MediaType, 8, primary_key=True))
     tmdb_id: int = Field(primary_key=True)
     run_id: int = Field(foreign_key="generation_runs.id", index=True, ondelete="CASCADE")
     job_id: str = Field(max_length=200)
@@ -121,15 +143,15 @@ class BlogPost(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))  # markdown
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     tmdb_id: int
-    media_type: str = Field(max_length=8)
+    media_type: MediaType = Field(sa_column=enum_column(MediaType, 8))
     poster_url: str | None = Field(default=None, max_length=500)
-    source: str = Field(max_length=32)
+    source: Source = Field(sa_column=enum_column(Source, 32))
     model: str = Field(max_length=100)
-    provider: str = Field(max_length=16)
+    provider: Provider = Field(sa_column=enum_column(Provider, 16))
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0  # every attempt at this post, retries included
-    status: str = Field(default=PostStatus.DRAFT.value, max_length=16, index=True)
+    status: PostStatus = Field(default=PostStatus.DRAFT, sa_column=enum_column(PostStatus, 16, index=True))
     incomplete: bool = False  # cut short (cancelled, timed out): kept as a draft
     user_id: int = Field(foreign_key="users.id", index=True)
     run_id: int | None = Field(
@@ -139,6 +161,13 @@ class BlogPost(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class CallOutcome(StrEnum):
+    """How a provider call ended; a failed one is recorded when it had used tokens."""
+
+    OK = "ok"
+    FAILED = "failed"
 
 
 class UsageRecord(SQLModel, table=True):
@@ -153,9 +182,9 @@ class UsageRecord(SQLModel, table=True):
     )
     job_id: str = Field(max_length=200, index=True)
     model: str = Field(max_length=100)
-    provider: str = Field(max_length=16)
+    provider: Provider = Field(sa_column=enum_column(Provider, 16))
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
-    outcome: str = Field(max_length=16)  # ok | retry | failed
+    outcome: CallOutcome = Field(sa_column=enum_column(CallOutcome, 16))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())

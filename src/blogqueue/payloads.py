@@ -4,11 +4,12 @@ on a breaking change."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 
 from blogqueue.errors import InvalidJob
+from blogqueue.titles import MediaType
 
 PAYLOAD_VERSION = 1
 
@@ -43,7 +44,7 @@ class GeneratePost(RunPayload, frozen=True):
     """Write one post about one title, for a run."""
 
     tmdb_id: Annotated[int, msgspec.Meta(ge=1)]
-    media_type: Literal["movie", "tv"]
+    media_type: MediaType
 
 
 P = TypeVar("P", bound=JobPayload)

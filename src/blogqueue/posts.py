@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue import claims, runs
 from blogqueue.errors import Conflict, Forbidden, NotFound
 from blogqueue.models import BlogPost, GenerationRun, PostStatus, UsageRecord, utcnow
+from blogqueue.providers import Provider
 from blogqueue.titles import MediaType, Source, TitleDetails
 
 MAX_SLUG_LENGTH = 80
@@ -28,7 +29,7 @@ def slugify(text: str) -> str:
     return slug[:MAX_SLUG_LENGTH].rstrip("-") or "post"
 
 
-async def find_post(session: AsyncSession, media_type: str, tmdb_id: int) -> BlogPost | None:
+async def find_post(session: AsyncSession, media_type: MediaType, tmdb_id: int) -> BlogPost | None:
     query = select(BlogPost).where(BlogPost.media_type == media_type, BlogPost.tmdb_id == tmdb_id)
     return (await session.exec(query)).first()
 
@@ -50,7 +51,7 @@ async def draft_for(
     details: TitleDetails,
     *,
     model: str,
-    provider: str,
+    provider: Provider,
     job_id: str,
 ) -> BlogPost:
     """An unsaved post about a title for a run, carrying what every attempt of its job cost."""
@@ -62,7 +63,7 @@ async def draft_for(
         excerpt="",
         body="",
         tmdb_id=details.tmdb_id,
-        media_type=details.media_type.value,
+        media_type=details.media_type,
         poster_url=details.poster_url,
         source=run.source,
         model=model,
@@ -124,11 +125,11 @@ class PostFilters(msgspec.Struct, frozen=True, kw_only=True):
 def _visible_to(viewer: Viewer) -> list[ColumnElement[bool]]:
     if viewer.is_admin:
         return []
-    return [or_(col(BlogPost.user_id) == viewer.id, col(BlogPost.status) == PostStatus.PUBLISHED.value)]
+    return [or_(col(BlogPost.user_id) == viewer.id, col(BlogPost.status) == PostStatus.PUBLISHED)]
 
 
 def _matching(filters: PostFilters) -> list[ColumnElement[bool]]:
-    wanted: dict[str, object] = msgspec.to_builtins(filters)  # enums become their plain values
+    wanted = msgspec.structs.asdict(filters)
     return [getattr(BlogPost, name) == value for name, value in wanted.items() if value is not None]
 
 
@@ -169,8 +170,8 @@ async def set_post_status(session: AsyncSession, viewer: Viewer, slug: str, stat
     post = await _editable_post(session, viewer, slug)
     if status is PostStatus.PUBLISHED and post.incomplete:
         raise Conflict("this draft is incomplete (its generation was cut short) and cannot be published")
-    if post.status != status.value:
-        post.status = status.value
+    if post.status != status:
+        post.status = status
         post.published_at = utcnow() if status is PostStatus.PUBLISHED else None
         post.updated_at = utcnow()
         session.add(post)

@@ -31,7 +31,7 @@ from blogqueue.titles import MOVIE_ONLY, TV_ONLY, MediaType, Source, TitleFilter
 MAX_POSTS_PER_RUN = 50
 LOCKED_RETRIES = 5
 MIN_INTERVAL_MINUTES = 5  # a continuous run plans at most this often
-FINISHED = {RunStatus.COMPLETED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value}
+FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
 class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -168,12 +168,12 @@ async def create_run(
     run = GenerationRun(
         user_id=user_id,
         model=spec.model,
-        source=spec.source.value,
-        media_type=spec.media_type.value,
+        source=spec.source,
+        media_type=spec.media_type,
         requested=spec.count,
         filters=msgspec.to_builtins(spec.filters),
-        trending_window=spec.trending_window.value,
-        mode=spec.mode.value,
+        trending_window=spec.trending_window,
+        mode=spec.mode,
         interval_minutes=spec.interval_minutes,
         cron=spec.cron,
         budget_usd=spec.budget_usd,
@@ -195,7 +195,7 @@ async def create_run(
                 scheduler_id(run.id), JobName.GENERATE, payload,
                 every_ms=(spec.interval_minutes or 0) * 60_000, cron=spec.cron,
             )  # fmt: skip
-            run.status = RunStatus.RUNNING.value
+            run.status = RunStatus.RUNNING
             session.add(run)
             await session.commit()
     except Exception:
@@ -218,7 +218,7 @@ async def get_run(session: AsyncSession, run_id: int) -> GenerationRun:
 async def continuous_run(session: AsyncSession, user_id: int) -> GenerationRun | None:
     query = select(GenerationRun).where(
         GenerationRun.user_id == user_id,
-        GenerationRun.mode == RunMode.CONTINUOUS.value,
+        GenerationRun.mode == RunMode.CONTINUOUS,
         col(GenerationRun.status).not_in(FINISHED),
     )
     return (await session.exec(query)).first()
@@ -266,7 +266,7 @@ async def finish_if_done(session: AsyncSession, run_id: int) -> GenerationRun:
     await session.refresh(run)
     done = run.posts_done + run.posts_failed >= run.planned
     if run.mode == RunMode.BATCH and run.status == RunStatus.RUNNING and done:
-        run.status = RunStatus.COMPLETED.value
+        run.status = RunStatus.COMPLETED
         run.finished_at = utcnow()
         run.message = f"{run.posts_done} of {run.planned} posts written" + (
             f", {run.posts_failed} failed" if run.posts_failed else ""
@@ -285,9 +285,9 @@ def finished_event(run: GenerationRun, message: str | None = None) -> RunFinishe
 
 
 async def set_status(session: AsyncSession, run: GenerationRun, status: RunStatus, message: str = "") -> None:
-    run.status = status.value
+    run.status = status
     run.message = message
-    if status.value in FINISHED:
+    if status in FINISHED:
         run.finished_at = utcnow()
     session.add(run)
     await session.commit()
@@ -331,4 +331,4 @@ async def stop_run(session: AsyncSession, job_queue: JobQueue, run: GenerationRu
     if removed:
         await job_queue.posts_left_queue(str(run.user_id), removed)
     await job_queue.publish(finished_event(run, f"stopped: {reason}"))
-    return StopReport(run.id, RunStatus.CANCELLED.value, removed, cancelling)
+    return StopReport(run.id, RunStatus.CANCELLED, removed, cancelling)

@@ -38,7 +38,7 @@ def check_password(password: str) -> None:
 async def create_user(session: AsyncSession, email: str, password: str, role: Role = Role.USER) -> User:
     email = normalize_email(email)
     check_password(password)
-    user = User(email=email, password_hash=_hasher.hash(password), role=role.value)
+    user = User(email=email, password_hash=_hasher.hash(password), role=role)
     session.add(user)
     try:
         await session.commit()

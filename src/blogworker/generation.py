@@ -16,12 +16,12 @@ from typing import Any
 from blogqueue import claims, posts, runs
 from blogqueue.ai_settings import resolve_key
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
-from blogqueue.models import BlogPost, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
+from blogqueue.models import BlogPost, CallOutcome, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
 from blogqueue.payloads import GeneratePost
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData
-from blogqueue.titles import MediaType, TitleDetails
+from blogqueue.titles import TitleDetails
 from blogworker import failures
 from blogworker.context import Draft, WorkerContext
 from blogworker.envelope import parse_post
@@ -92,7 +92,7 @@ async def _api_key(ctx: WorkerContext, model: AiModel, user_id: int) -> str | No
 
 async def _details(ctx: WorkerContext, payload: GeneratePost) -> TitleDetails:
     try:
-        return await ctx.services.catalog.details(MediaType(payload.media_type), payload.tmdb_id)
+        return await ctx.services.catalog.details(payload.media_type, payload.tmdb_id)
     except Unavailable as err:
         if err.retry_after_s:
             raise Postponed(f"TMDb asked us to slow down: {err}", delay_s=err.retry_after_s) from err
@@ -119,7 +119,7 @@ async def _generate_checked(
             result = await ctx.race(generator.generate(request, draft.on_text))
         except ProviderError as err:
             draft.cut_short = True
-            await _charge(ctx, run, model, err.usage, "failed")
+            await _charge(ctx, run, model, err.usage, CallOutcome.FAILED)
             await ctx.reporter.log(f"{model.provider} failed ({err.kind}): {err.message}")
             if err.kind is FailureKind.RATE_LIMIT:
                 wait = err.retry_after_s or DEFAULT_RATE_LIMIT_WAIT_S
@@ -129,7 +129,7 @@ async def _generate_checked(
         except Cancelled:
             draft.cut_short = True
             raise
-        await _charge(ctx, run, model, result.usage, "ok")
+        await _charge(ctx, run, model, result.usage, CallOutcome.OK)
         await ctx.reporter.log(
             f"{model.provider} answered: {result.usage.input_tokens} tokens in, "
             f"{result.usage.output_tokens} out, finish {result.finish}"
@@ -158,7 +158,7 @@ def _problem(result: GenerationResult, details: TitleDetails) -> str:
 
 
 async def _charge(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, usage: Usage | None, outcome: str
+    ctx: WorkerContext, run: GenerationRun, model: AiModel, usage: Usage | None, outcome: CallOutcome
 ) -> None:
     if usage is None or not (usage.input_tokens or usage.output_tokens):
         return
@@ -195,7 +195,7 @@ async def _save(
             envelope.tags[:8],
         )
         if ctx.settings.auto_publish:
-            post.status, post.published_at = PostStatus.PUBLISHED.value, utcnow()
+            post.status, post.published_at = PostStatus.PUBLISHED, utcnow()
         post = await posts.save_post(session, post)
         finished = await runs.finish_if_done(session, post.run_id or 0)
     await ctx.reporter.log(

@@ -19,17 +19,17 @@ from blogqueue.models import GenerationRun, RunMode, RunStatus
 from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload
 from blogqueue.queues import MAX_PRIORITY, JobName, plan_id, post_job_id
 from blogqueue.run_events import ProgressData
-from blogqueue.titles import MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
+from blogqueue.titles import MediaType, TitleFilters, TitleSummary
 from blogqueue.tmdb import find_new_titles
 from blogworker.context import WorkerContext
 
 PLAN_ROUNDS = 3  # find + claim passes, in case parallel runs claim some candidates first
 
 
-async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> list[tuple[str, int]]:
+async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> list[tuple[MediaType, int]]:
     svc = ctx.services
     assert run.id is not None
-    media_type = MediaType(run.media_type)
+    media_type = run.media_type
     filters = msgspec.convert(run.filters, TitleFilters)
     async with svc.sessions() as session:  # a retried planning job reuses what it claimed before
         mine = [c for c in await claims.claims_of(session, run.id) if c.job_id.startswith(f"{plan}-")]
@@ -45,12 +45,12 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> li
 
         found = await find_new_titles(
             svc.catalog,
-            Source(run.source),
+            run.source,
             media_type,
             filters,
             missing,
             exclude=exclude,
-            window=TrendingWindow(run.trending_window),
+            window=run.trending_window,
         )
         if not found:
             break
@@ -58,7 +58,7 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> li
             for title in found:
                 job_id = post_job_id(plan, title.media_type, title.tmdb_id)
                 if await claims.claim(session, title.media_type, title.tmdb_id, run.id, job_id):
-                    claimed.append((title.media_type.value, title.tmdb_id))
+                    claimed.append((title.media_type, title.tmdb_id))
                     await ctx.reporter.log(
                         f"candidate: {title.title} ({title.year or 'year unknown'}), "
                         f"TMDb {title.media_type} {title.tmdb_id}"
@@ -100,7 +100,7 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
 
 
 async def _post_jobs(
-    ctx: WorkerContext, run: GenerationRun, plan: str, user_id: str, titles: list[tuple[str, int]]
+    ctx: WorkerContext, run: GenerationRun, plan: str, user_id: str, titles: list[tuple[MediaType, int]]
 ) -> list[tuple[JobName, JobPayload, str, int | None]]:
     """One post job per title. Priorities are fair between users: each user's posts are numbered
     after the posts of theirs still waiting, so a small batch is not stuck behind a big one."""
@@ -112,7 +112,7 @@ async def _post_jobs(
     return [
         (
             JobName.GENERATE_POST,
-            GeneratePost(user_id=user_id, run_id=run.id, tmdb_id=tmdb_id, media_type=media_type),  # type: ignore[arg-type]
+            GeneratePost(user_id=user_id, run_id=run.id, tmdb_id=tmdb_id, media_type=media_type),
             post_job_id(plan, media_type, tmdb_id),
             min(MAX_PRIORITY, base + max(after, 0) + index + 1),
         )
