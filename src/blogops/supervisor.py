@@ -79,7 +79,8 @@ class Supervisor:
         if settings.redis_embedded:
             self.redis = Child("redis", redis_server_command(settings), stop_timeout_s=30.0)
         api = [sys.executable, "-m", "uvicorn", "webapi.app:create_app", "--factory",
-               "--host", settings.host, "--port", str(settings.port), "--no-access-log"]  # fmt: skip
+               "--host", settings.host, "--port", str(settings.port), "--no-access-log",
+               "--workers", str(settings.api_workers)]  # fmt: skip
         self.apps = [Child("api", api, stop_timeout_s=STOP_EXTRA_S)] + [
             Child(f"worker-{n + 1}", [sys.executable, "-m", "blogworker"], stop_timeout_s=grace)
             for n in range(settings.workers)

@@ -18,20 +18,21 @@ SQLITE_BUSY_TIMEOUT_MS = 5_000
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets the API read while workers write; busy_timeout makes writers queue instead of failing.
     cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")  # first: the next one may wait
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+def create_engine(settings: Settings, *, pool_timeout_s: float = 30.0) -> AsyncEngine:
+    """`pool_timeout_s`: how long a caller waits for a free connection before TimeoutError."""
     url = settings.database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        engine = create_async_engine(url, pool_timeout=pool_timeout_s)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, pool_timeout=pool_timeout_s)
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -34,7 +34,7 @@ from blogqueue.queues import (
     job_options,
     make_job_id,
 )
-from blogqueue.run_events import RunEvent
+from blogqueue.run_events import LogLine, RunEvent
 from blogqueue.settings import Settings
 
 log = structlog.get_logger("blogqueue.jobqueue")
@@ -42,7 +42,8 @@ log = structlog.get_logger("blogqueue.jobqueue")
 # Checked in the order BullMQ's getStateV2 checks them; a job in none of them but still stored is
 # in the wait list (reading that list per job would cost O(waiting jobs) each).
 MAX_EVENTS = 10_000  # BullMQ's default stream length
-RECENT_SCAN = 2_000  # how far back a status page looks for a run's last log lines
+RUN_LOG_LINES = 50  # log lines kept per run for status pages
+RUN_LOG_TTL_S = 7 * 24 * 3600
 _SORTED_SET_STATES = (
     JobState.COMPLETED,
     JobState.FAILED,
@@ -62,6 +63,13 @@ class QueueMetrics(msgspec.Struct, frozen=True):
     delayed: int
     prioritized: int
     paused: int
+
+
+class RunSnapshot(msgspec.Struct, frozen=True):
+    """What Redis knows of one run for a status page."""
+
+    last_logs: list[str]  # oldest first
+    next_tick_at: int | None  # epoch ms of a continuous run's next planning job
 
 
 class JobSummary(msgspec.Struct, frozen=True, rename="camel"):
@@ -250,10 +258,41 @@ class JobQueue:
     # -- reading jobs -------------------------------------------------------------------------
 
     async def get_queue_metrics(self) -> QueueMetrics:
-        counts = await self._queue.getJobCounts(
-            "waiting", "active", "completed", "failed", "delayed", "prioritized", "paused"
-        )
-        return msgspec.convert({k: int(v or 0) for k, v in counts.items()}, QueueMetrics)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            self._count_states(pipe)
+            return self._counted(await pipe.execute())
+
+    def _count_states(self, pipe: Any) -> None:
+        """Queue the commands that count jobs per state, as BullMQ's getJobCounts does."""
+        to_key = self._queue.toKey
+        for name in ("wait", "active", "paused"):
+            pipe.llen(to_key(name))
+        for name in ("completed", "failed", "delayed", "prioritized"):
+            pipe.zcard(to_key(name))
+
+    @staticmethod
+    def _counted(results: Sequence[Any]) -> QueueMetrics:
+        waiting, active, paused, completed, failed, delayed, prioritized = (int(n) for n in results[-7:])
+        return QueueMetrics(waiting, active, completed, failed, delayed, prioritized, paused)
+
+    async def run_snapshots(
+        self, run_ids: Sequence[int], schedulers: dict[int, str], log_lines: int
+    ) -> tuple[dict[int, RunSnapshot], QueueMetrics]:
+        """Each run's last log lines and next scheduled tick, and the queue's counts: one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for run_id in run_ids:
+                pipe.lrange(self._keys.run_logs(run_id), 0, log_lines - 1)
+                pipe.zscore(self._queue.toKey("repeat"), schedulers.get(run_id, ""))
+            self._count_states(pipe)
+            results = await pipe.execute()
+        snapshots = {
+            run_id: RunSnapshot(
+                last_logs=[str(line) for line in reversed(results[2 * index])],
+                next_tick_at=int(tick) if (tick := results[2 * index + 1]) is not None else None,
+            )
+            for index, run_id in enumerate(run_ids)
+        }
+        return snapshots, self._counted(results)
 
     async def get_job(self, job_id: str) -> JobSummary:
         (found,) = await self.load_jobs([job_id])
@@ -352,13 +391,27 @@ class JobQueue:
     # -- run events ---------------------------------------------------------------------------
 
     async def publish(self, event: RunEvent) -> str:
+        """Add the event to the stream; a log line also goes to its run's capped list, in one round trip."""
         fields: Any = run_events.to_fields(event)
-        return str(await self._redis.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
+            if isinstance(event, LogLine):
+                key = self._keys.run_logs(event.run_id)
+                pipe.lpush(key, event.message)
+                pipe.ltrim(key, 0, RUN_LOG_LINES - 1)
+                pipe.expire(key, RUN_LOG_TTL_S)
+            results = await pipe.execute()
+        return str(results[0])
 
     async def events_end(self) -> str:
         """The id of the newest stream entry, so a new reader gets what happens from now on."""
         newest = await self._redis.xrevrange(self._keys.events, count=1)
         return str(newest[0][0]) if newest else "0-0"
+
+    async def events_after(self, after: str, count: int) -> list[tuple[str, RunEvent | None]]:
+        """Up to `count` stream entries after `after`, without waiting."""
+        entries: Any = await self._redis.xrange(self._keys.events, min=f"({after}", max="+", count=count)
+        return [(str(entry_id), run_events.from_fields(fields)) for entry_id, fields in entries]
 
     async def read_events(
         self, after: str, *, block_ms: int, count: int = 200
@@ -368,18 +421,6 @@ class JobQueue:
         answer: Any = await self._redis.xread({self._keys.events: after}, count=count, block=block_ms)
         entries = answer[0][1] if answer else []
         return [(str(entry_id), run_events.from_fields(fields)) for entry_id, fields in entries]
-
-    async def recent_events(self, run_id: int, kind: type[RunEvent], limit: int) -> list[RunEvent]:
-        """The newest events of one run and kind, oldest first, from the last RECENT_SCAN entries."""
-        found: list[RunEvent] = []
-        entries: Any = await self._redis.xrevrange(self._keys.events, count=RECENT_SCAN)
-        for _, fields in entries:
-            event = run_events.from_fields(fields)
-            if isinstance(event, kind) and event.run_id == run_id:
-                found.append(event)
-                if len(found) >= limit:
-                    break
-        return found[::-1]
 
     # -- acting on jobs -----------------------------------------------------------------------
 

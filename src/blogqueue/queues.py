@@ -172,6 +172,11 @@ class Keys:
         """How many post jobs of a user wait to start: the basis of fair priorities."""
         return f"{self.base}:queued-posts:{user_id}"
 
+    def run_logs(self, run_id: int) -> str:
+        """A run's newest log lines, newest first, capped: what a status page shows without
+        scanning the shared event stream."""
+        return f"{self.base}:run-logs:{run_id}"
+
     @property
     def cancel_marks(self) -> str:
         """Hash of job id -> {"reason", "at"} for jobs cancelled while active (or about to be)."""

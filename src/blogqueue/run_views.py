@@ -1,25 +1,32 @@
 """What a person sees of runs: their progress, posts, cost and last log lines, and what a run will
-probably cost. Each view reads the database and the queue; one page of post jobs is one round trip."""
+probably cost. Cost does not grow with history: a status page is two database queries and one
+Redis round trip for its runs; a run's post jobs are read a page at a time."""
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue.jobqueue import JobQueue
+from blogqueue.jobqueue import JobQueue, JobSummary, RunSnapshot
 from blogqueue.models import BlogPost, GenerationRun, RunMode
-from blogqueue.queues import JobName, scheduler_id
+from blogqueue.queues import scheduler_id
 from blogqueue.registry import ModelRegistry
-from blogqueue.run_events import LogLine
-from blogqueue.runs import FINISHED, RunSpec
-from blogqueue.schemas import CostEstimate, PostOutcome, RunView
+from blogqueue.runs import FINISHED, RunSpec, get_run
+from blogqueue.schemas import CostEstimate, PostOutcome, PostOutcomePage, RunView, StatusResponse
 
 # What one post typically costs in tokens (prompt with facts; a 600-900 word post): for estimates.
 TYPICAL_INPUT_TOKENS = 1_200
 TYPICAL_OUTPUT_TOKENS = 1_400
-RECENT_RUNS = 10
+MAX_RUNS_PER_PAGE = 50
 LOG_LINES = 20
-POST_OUTCOMES = 100
+POSTS_PER_RUN = 50  # written posts a status page shows per run (a batch has at most 50)
+_POST_JOB_ID = re.compile(r"-(movie|tv)-\d+$")
 
 
 def estimate(spec: RunSpec, registry: ModelRegistry) -> CostEstimate:
@@ -34,44 +41,83 @@ def estimate(spec: RunSpec, registry: ModelRegistry) -> CostEstimate:
     )
 
 
-async def _outcomes(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) -> list[PostOutcome]:
-    assert run.id is not None
-    saved = {
-        post.tmdb_id: post
-        for post in (await session.exec(select(BlogPost).where(BlogPost.run_id == run.id))).all()
+async def status_page(
+    session: AsyncSession, job_queue: JobQueue, user_id: int, *, run_id: int | None = None, page: int = 1,
+    page_size: int = 10,
+) -> StatusResponse:  # fmt: skip
+    """A user's runs, active ones first, newest first, a page at a time."""
+    where = [GenerationRun.user_id == user_id] + ([GenerationRun.id == run_id] if run_id is not None else [])
+    total = (await session.exec(select(func.count()).select_from(GenerationRun).where(*where))).one()
+    finished_last = case((col(GenerationRun.status).in_(FINISHED), 1), else_=0)
+    query = (
+        select(GenerationRun)
+        .where(*where)
+        .order_by(finished_last, col(GenerationRun.id).desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    rows = list((await session.exec(query)).all())
+    written = await _written_posts(session, [run.id for run in rows if run.id is not None])
+    await session.commit()  # hand the connection back before waiting on Redis
+    schedulers = {
+        run.id: scheduler_id(run.id)
+        for run in rows
+        if run.id is not None and run.mode == RunMode.CONTINUOUS and run.status not in FINISHED
     }
-    job_ids = (await job_queue.run_job_ids(run.id))[-POST_OUTCOMES:]
-    found: list[PostOutcome] = []
-    for job in await job_queue.load_jobs(job_ids):
-        if job is None or job.name != JobName.GENERATE_POST:
-            continue
-        tmdb_id = int(job.data.get("tmdbId", 0))
-        outcome = PostOutcome(
-            job_id=job.id,
-            tmdb_id=tmdb_id,
-            media_type=str(job.data.get("mediaType", "")),
-            state=job.state,
-            reason=job.failed_reason,
+    snapshots, metrics = await job_queue.run_snapshots(
+        [run.id for run in rows if run.id is not None], schedulers, LOG_LINES
+    )
+    views = [_view(run, written[run.id or 0], snapshots[run.id or 0]) for run in rows]
+    return StatusResponse(views, metrics, page, page_size, total)
+
+
+_POST_FIELDS = ("run_id", "job_id", "tmdb_id", "media_type", "title", "slug", "incomplete", "tokens_in",
+                "tokens_out", "cost_usd")  # fmt: skip
+
+
+async def _post_rows(session: AsyncSession, where: Any, limit: int) -> list[tuple[int | None, PostOutcome]]:
+    """(run id, outcome) of the posts matching `where`, newest first; never their bodies."""
+    columns = [col(getattr(BlogPost, name)) for name in _POST_FIELDS]
+    query = sa.select(*columns).where(where).order_by(col(BlogPost.id).desc()).limit(limit)
+    found = []
+    connection = await session.connection()  # Core rows, not models: no ORM work per row
+    for row in (await connection.execute(query)).mappings():
+        written = PostOutcome(
+            job_id=row["job_id"],
+            tmdb_id=row["tmdb_id"],
+            media_type=str(row["media_type"]),
+            state="cancelled" if row["incomplete"] else "saved",
+            title=row["title"],
+            slug=row["slug"],
+            incomplete=row["incomplete"],
+            tokens_in=row["tokens_in"],
+            tokens_out=row["tokens_out"],
+            cost_usd=row["cost_usd"],
         )
-        post = saved.get(tmdb_id)
-        if post is not None:
-            outcome.state = "saved" if not post.incomplete else "cancelled"
-            outcome.title, outcome.slug, outcome.incomplete = post.title, post.slug, post.incomplete
-            outcome.tokens_in, outcome.tokens_out, outcome.cost_usd = (
-                post.tokens_in,
-                post.tokens_out,
-                post.cost_usd,
-            )
-        found.append(outcome)
+        found.append((row["run_id"], written))
     return found
 
 
-async def describe(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) -> RunView:
+async def _written_posts(session: AsyncSession, run_ids: list[int]) -> dict[int, list[PostOutcome]]:
+    """The posts these runs wrote (complete or cut short), newest first, up to POSTS_PER_RUN each."""
+    found: dict[int, list[PostOutcome]] = defaultdict(list)
+    if run_ids:
+        rows = await _post_rows(session, col(BlogPost.run_id).in_(run_ids), POSTS_PER_RUN * len(run_ids))
+        for run_id, outcome in rows:
+            if run_id is not None and len(found[run_id]) < POSTS_PER_RUN:
+                found[run_id].append(outcome)
+    return found
+
+
+async def _posts_of_jobs(session: AsyncSession, job_ids: list[str]) -> dict[str, PostOutcome]:
+    if not job_ids:
+        return {}
+    rows = await _post_rows(session, col(BlogPost.job_id).in_(job_ids), len(job_ids))
+    return {outcome.job_id: outcome for _, outcome in rows}
+
+
+def _view(run: GenerationRun, posts: list[PostOutcome], snapshot: RunSnapshot) -> RunView:
     assert run.id is not None
-    next_tick = None
-    if run.mode == RunMode.CONTINUOUS and run.status not in FINISHED:
-        next_tick = await job_queue.next_tick(scheduler_id(run.id))
-    logs = await job_queue.recent_events(run.id, LogLine, LOG_LINES)
     finished = run.posts_done + run.posts_failed
     return RunView(
         id=run.id,
@@ -92,20 +138,37 @@ async def describe(session: AsyncSession, job_queue: JobQueue, run: GenerationRu
         budget_usd=run.budget_usd,
         interval_minutes=run.interval_minutes,
         cron=run.cron,
-        next_tick_at=next_tick,
+        next_tick_at=snapshot.next_tick_at,
         message=run.message,
         created_at=run.created_at,
         finished_at=run.finished_at,
-        posts=await _outcomes(session, job_queue, run),
-        last_logs=[event.message for event in logs],
+        posts=posts,
+        last_logs=snapshot.last_logs,
     )
 
 
-async def recent_runs(session: AsyncSession, user_id: int, run_id: int | None = None) -> list[GenerationRun]:
-    """A user's active runs and their latest finished ones, newest first."""
-    query = select(GenerationRun).where(GenerationRun.user_id == user_id)
-    if run_id is not None:
-        query = query.where(GenerationRun.id == run_id)
-    rows = (await session.exec(query.order_by(col(GenerationRun.id).desc()))).all()
-    active = [run for run in rows if run.status not in FINISHED]
-    return active + [run for run in rows if run.status in FINISHED][: max(0, RECENT_RUNS - len(active))]
+async def post_outcomes(
+    session: AsyncSession, job_queue: JobQueue, run_id: int, *, page: int = 1, page_size: int = 50
+) -> PostOutcomePage:
+    """One page of a run's post jobs with their state and reason; written ones carry their post."""
+    run = await get_run(session, run_id)
+    await session.commit()  # hand the connection back before waiting on Redis
+    assert run.id is not None
+    ids = [job_id for job_id in await job_queue.run_job_ids(run.id) if _POST_JOB_ID.search(job_id)]
+    start = (page - 1) * page_size
+    jobs = [job for job in await job_queue.load_jobs(ids[start : start + page_size]) if job is not None]
+    written = await _posts_of_jobs(session, [job.id for job in jobs])
+    await session.commit()
+    return PostOutcomePage([_outcome(job, written.get(job.id)) for job in jobs], page, page_size, len(ids))
+
+
+def _outcome(job: JobSummary, post: PostOutcome | None) -> PostOutcome:
+    if post is not None:
+        return post
+    return PostOutcome(
+        job_id=job.id,
+        tmdb_id=int(job.data.get("tmdbId", 0)),
+        media_type=str(job.data.get("mediaType", "")),
+        state=job.state,
+        reason=job.failed_reason,
+    )

@@ -10,13 +10,13 @@ from typing import Any
 
 import msgspec
 from croniter import croniter
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import ai_settings
-from blogqueue.errors import Conflict, InvalidInput, NotFound
+from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.models import GenerationRun, RunMode, RunStatus, UsageRecord, User, utcnow
 from blogqueue.payloads import GenerateRun
@@ -30,6 +30,7 @@ from blogqueue.titles import MOVIE_ONLY, TV_ONLY, MediaType, Source, TitleFilter
 
 MAX_POSTS_PER_RUN = 50
 LOCKED_RETRIES = 5
+ACTIVE_RUNS_RETRY_S = 30
 MIN_INTERVAL_MINUTES = 5  # a continuous run plans at most this often
 FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
 
@@ -153,6 +154,13 @@ async def start_run(
         raise InvalidInput(
             f"no API key for {provider}: save one under AI settings, or pick the offline model", field="model"
         )
+    active = await count_active(session, user.id)
+    if active >= settings.max_active_runs:
+        raise TooManyRequests(
+            f"you have {active} unfinished runs, the most allowed (BLOGQUEUE_MAX_ACTIVE_RUNS); "
+            "wait for one to finish or stop one",
+            retry_after=ACTIVE_RUNS_RETRY_S,
+        )
     if spec.mode is RunMode.CONTINUOUS:
         existing = await continuous_run(session, user.id)
         if existing is not None:
@@ -222,6 +230,15 @@ async def continuous_run(session: AsyncSession, user_id: int) -> GenerationRun |
         col(GenerationRun.status).not_in(FINISHED),
     )
     return (await session.exec(query)).first()
+
+
+async def count_active(session: AsyncSession, user_id: int) -> int:
+    query = (
+        select(func.count())
+        .select_from(GenerationRun)
+        .where(GenerationRun.user_id == user_id, col(GenerationRun.status).not_in(FINISHED))
+    )
+    return int((await session.exec(query)).one())
 
 
 async def active_runs(session: AsyncSession, user_id: int) -> list[GenerationRun]:
@@ -296,6 +313,7 @@ async def set_status(session: AsyncSession, run: GenerationRun, status: RunStatu
 async def _cancel(session: AsyncSession, run: GenerationRun, reason: str) -> GenerationRun:
     """Mark the run cancelled. SQLite can refuse a write at once ("database is locked") when a
     worker's write overlaps ours; the write is then tried again, a few times."""
+    run_id = run.id or 0
     for attempt in range(LOCKED_RETRIES):
         try:
             await set_status(session, run, RunStatus.CANCELLED, reason)
@@ -305,7 +323,7 @@ async def _cancel(session: AsyncSession, run: GenerationRun, reason: str) -> Gen
                 raise
             await session.rollback()
             await asyncio.sleep(0.05 * (attempt + 1))
-            run = await get_run(session, run.id or 0)
+            run = await get_run(session, run_id)
     return run
 
 

@@ -105,8 +105,22 @@ class RunView(msgspec.Struct, rename="camel"):
 
 
 class StatusResponse(msgspec.Struct, rename="camel"):
+    """One page of runs, active ones first, newest first; `total` counts every run the query covers."""
+
     runs: list[RunView]
     queue: QueueMetrics
+    page: int = 1
+    page_size: int = 10
+    total: int = 0
+
+
+class PostOutcomePage(msgspec.Struct, rename="camel"):
+    """One page of a run's post jobs, in job id order, with what became of each."""
+
+    items: list[PostOutcome]
+    page: int
+    page_size: int
+    total: int
 
 
 class StopRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):

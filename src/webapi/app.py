@@ -31,7 +31,10 @@ from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
 from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS
+from webapi.event_hub import EventHub
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
+
+POOL_TIMEOUT_S = 2.0  # a request that cannot get a database connection this fast gets a 503
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -48,15 +51,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
-            app.state.engine = db.create_engine(settings)
+            app.state.engine = db.create_engine(settings, pool_timeout_s=POOL_TIMEOUT_S)
             stack.push_async_callback(app.state.engine.dispose)
             app.state.job_queue = JobQueue(settings)
             stack.push_async_callback(app.state.job_queue.close)
             stack.push_async_callback(redis.aclose)
+            app.state.event_hub = EventHub(app.state.job_queue)
+            await app.state.event_hub.start()
+            stack.push_async_callback(app.state.event_hub.aclose)
             yield
 
     def provide_job_queue() -> JobQueue:
         return app.state.job_queue  # type: ignore[no-any-return]
+
+    def provide_event_hub() -> EventHub:
+        return app.state.event_hub  # type: ignore[no-any-return]
 
     def provide_engine() -> AsyncEngine:
         return app.state.engine  # type: ignore[no-any-return]
@@ -84,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "settings": Provide(lambda: settings, sync_to_thread=False),
             "job_queue": Provide(provide_job_queue, sync_to_thread=False),
             "engine": Provide(provide_engine, sync_to_thread=False),
+            "event_hub": Provide(provide_event_hub, sync_to_thread=False),
             "throttle": Provide(lambda: throttle, sync_to_thread=False),
             "db_session": Provide(provide_db_session),
             "sessions": Provide(lambda: sessions, sync_to_thread=False),

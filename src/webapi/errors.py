@@ -8,6 +8,10 @@ import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from blogqueue.errors import (
     BlogQueueError,
@@ -22,6 +26,7 @@ from blogqueue.errors import (
 )
 
 log = structlog.get_logger("webapi")
+RETRY_AFTER_S = 1
 
 STATUS_BY_ERROR: dict[type[BlogQueueError], int] = {
     InvalidInput: 422,
@@ -48,8 +53,24 @@ def blogqueue_error(_: Request[Any, Any, Any], exc: BlogQueueError) -> Response[
     status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
     pairs = exc.errors if isinstance(exc, InvalidInput) else [(exc.field, exc.message)] if exc.field else []
     details = [{"field": field, "message": message} for field, message in pairs] or None
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None
+    headers = None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
+    elif isinstance(exc, Unavailable):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after_s or RETRY_AFTER_S)))}
     return _body(status, exc.message, details, headers)
+
+
+def overloaded(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    """A dependency that is busy or unreachable: a fast 503 the client may retry, never a 500."""
+    log.warning("dependency_unavailable", error=repr(exc))
+    if isinstance(exc, PoolTimeout):
+        message = "the server is busy (no database connection free); try again shortly"
+    elif isinstance(exc, OperationalError):
+        message = "the database is busy or unreachable; try again shortly"
+    else:
+        message = "Redis is busy or unreachable; try again shortly"
+    return _body(503, message, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
@@ -64,6 +85,10 @@ def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict
 
 EXCEPTION_HANDLERS = {
     BlogQueueError: blogqueue_error,
+    PoolTimeout: overloaded,
+    OperationalError: overloaded,
+    RedisConnectionError: overloaded,  # MaxConnectionsError is one
+    RedisTimeoutError: overloaded,
     HTTPException: http_error,
     Exception: unexpected_error,
 }

@@ -4,29 +4,44 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-import structlog
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.exceptions import ClientException
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
-from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import run_events, run_views, runs
 from blogqueue.jobqueue import JobQueue
-from blogqueue.models import User
+from blogqueue.models import GenerationRun, User
 from blogqueue.registry import ModelRegistry
-from blogqueue.schemas import AutoGenerateRequest, StartedRun, StatusResponse, StopRequest, StopResponse
+from blogqueue.runs import RunSpec
+from blogqueue.schemas import (
+    AutoGenerateRequest,
+    PostOutcomePage,
+    StartedRun,
+    StatusResponse,
+    StopRequest,
+    StopResponse,
+)
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
-
-log = structlog.get_logger("webapi.events")
+from webapi.event_hub import EventHub, stream_id
 
 BASE = "/api/admin/blog/auto-generate"
-BLOCK_MS = 15_000  # one XREAD wait; an SSE comment keeps the connection open in between
-RETRY_S = 1.0
+MAX_ID = 2**63 - 1  # what the databases' integer keys hold
+OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+
+
+async def _start(
+    engine: AsyncEngine, job_queue: JobQueue, registry: ModelRegistry, settings: Settings, user: User,
+    request: AutoGenerateRequest,
+) -> tuple[GenerationRun, RunSpec]:  # fmt: skip
+    async with AsyncSession(engine, expire_on_commit=False) as session:
+        return await runs.start_run(session, job_queue, registry, settings, user, request)
 
 
 class AutoGenerateController(Controller):
@@ -39,12 +54,13 @@ class AutoGenerateController(Controller):
         self,
         data: JSONBody[AutoGenerateRequest],
         user_row: NamedDependency[User],
-        db_session: NamedDependency[AsyncSession],
+        engine: NamedDependency[AsyncEngine],
         job_queue: NamedDependency[JobQueue],
         registry: NamedDependency[ModelRegistry],
         settings: NamedDependency[Settings],
     ) -> StartedRun:
-        run, spec = await runs.start_run(db_session, job_queue, registry, settings, user_row, data)
+        # Shielded: a client that gives up mid-way leaves a whole run (row and job) or nothing.
+        run, spec = await asyncio.shield(_start(engine, job_queue, registry, settings, user_row, data))
         assert run.id is not None
         return StartedRun(
             run_id=run.id,
@@ -56,18 +72,31 @@ class AutoGenerateController(Controller):
             estimate=run_views.estimate(spec, registry),
         )
 
-    @get("/status", summary="Active and recent runs with progress, posts, cost and logs; queue metrics")
+    @get("/status", summary="A page of runs, active first: progress, posts, cost, logs; queue metrics")
     async def status(
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
-        runId: FromQuery[int | None] = None,  # noqa: N803 - the seed's query names
-        userId: FromQuery[int | None] = None,  # noqa: N803
+        runId: OptionalId = None,  # noqa: N803 - the seed's query names
+        userId: OptionalId = None,  # noqa: N803
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        pageSize: Annotated[int, QueryParameter(ge=1, le=run_views.MAX_RUNS_PER_PAGE)] = 10,  # noqa: N803
     ) -> StatusResponse:
-        found = await run_views.recent_runs(db_session, userId or request.user.id, runId)
-        views = [await run_views.describe(db_session, job_queue, run) for run in found]
-        return StatusResponse(views, await job_queue.get_queue_metrics())
+        return await run_views.status_page(
+            db_session, job_queue, userId or request.user.id, run_id=runId, page=page, page_size=pageSize
+        )
+
+    @get("/runs/{run_id:int}/posts", summary="A page of a run's post jobs: state, reason, the post written")
+    async def outcomes(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: FromPath[int],
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        pageSize: Annotated[int, QueryParameter(ge=1, le=100)] = 50,  # noqa: N803
+    ) -> PostOutcomePage:
+        return await run_views.post_outcomes(db_session, job_queue, run_id, page=page, page_size=pageSize)
 
     @post("/stop", status_code=200, summary="Stop a run (or all active runs): idempotent")
     async def stop(
@@ -89,28 +118,24 @@ class AutoGenerateController(Controller):
     async def events(
         self,
         request: Request[CurrentUser, Any, Any],
-        job_queue: NamedDependency[JobQueue],
-        runId: FromQuery[int | None] = None,  # noqa: N803
-        userId: FromQuery[int | None] = None,  # noqa: N803
+        event_hub: NamedDependency[EventHub],
+        runId: OptionalId = None,  # noqa: N803
+        userId: OptionalId = None,  # noqa: N803
     ) -> ServerSentEvent:
-        user_id = str(userId or request.user.id)
-        start = request.headers.get("last-event-id") or await job_queue.events_end()
-        return ServerSentEvent(_follow(job_queue, start, user_id, runId))
+        last_id = request.headers.get("last-event-id") or None
+        if last_id is not None:
+            try:
+                stream_id(last_id)
+            except ValueError:
+                raise ClientException("Last-Event-ID must be an event id this stream sent") from None
+        follow = event_hub.follow(str(userId or request.user.id), runId, last_id)
+        return ServerSentEvent(_messages(follow))
 
 
-async def _follow(job_queue: JobQueue, position: str, user_id: str, run_id: int | None) -> AsyncIterator[Any]:
-    """Read the event stream from `position` on, for as long as the client listens; a Redis error
-    is waited out and reading resumes where it stopped, so nothing still in the stream is missed."""
-    while True:
-        try:
-            entries = await job_queue.read_events(position, block_ms=BLOCK_MS)
-        except RedisError as err:
-            log.warning("event_stream_retry", error=repr(err))
-            await asyncio.sleep(RETRY_S)
-            continue
-        if not entries:
+async def _messages(follow: AsyncIterator[tuple[str, Any] | None]) -> AsyncIterator[ServerSentEventMessage]:
+    async for item in follow:
+        if item is None:
             yield ServerSentEventMessage(comment="keep-alive")
-        for entry_id, event in entries:
-            position = entry_id
-            if event is not None and event.user_id == user_id and run_id in (None, event.run_id):
-                yield ServerSentEventMessage(data=run_events.encode(event), event=event.kind, id=entry_id)
+        else:
+            entry_id, event = item
+            yield ServerSentEventMessage(data=run_events.encode(event), event=event.kind, id=entry_id)

@@ -154,6 +154,7 @@
     if (!runs.length) list.append(el("li", { class: "muted" }, "No runs yet."));
   }
 
+  const REFRESH_GAP_MS = 500;
   let fetching = false;
   let again = false;
   async function refresh() {
@@ -171,7 +172,7 @@
       renderRecent(result.data.runs);
     } finally {
       fetching = false;
-      if (again) { again = false; refresh(); }
+      if (again) { again = false; setTimeout(refresh, REFRESH_GAP_MS); }  // at most ~2 a second
     }
   }
 

@@ -1,0 +1,125 @@
+"""One reader of the run-event stream per API process, shared by every live (SSE) client.
+
+A client subscribes with what it wants to see (a user's events, optionally one run's); the hub's
+single blocking XREAD fans each entry out to the subscribers' bounded queues. A client that falls
+too far behind is dropped (its stream ends) and comes back with Last-Event-ID, which replays what
+it missed from the stream before it joins the live feed again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import structlog
+from redis.exceptions import RedisError
+
+from blogqueue.jobqueue import JobQueue
+from blogqueue.run_events import RunEvent
+
+log = structlog.get_logger("webapi.events")
+
+BLOCK_MS = 5_000  # one XREAD wait of the shared reader
+RETRY_S = 1.0  # after a Redis error
+QUEUE_SIZE = 1_000  # events a slow client may fall behind before it is dropped
+REPLAY_LIMIT = 1_000  # entries replayed for a client that comes back with Last-Event-ID
+KEEPALIVE_S = 15.0
+
+
+def stream_id(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a comparable pair; ValueError if it is not one."""
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
+
+
+@dataclass(eq=False)
+class Subscriber:
+    user_id: str
+    run_id: int | None
+    queue: asyncio.Queue[tuple[str, RunEvent] | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
+    )
+
+    def wants(self, event: RunEvent) -> bool:
+        return event.user_id == self.user_id and self.run_id in (None, event.run_id)
+
+
+class EventHub:
+    def __init__(self, job_queue: JobQueue) -> None:
+        self._job_queue = job_queue
+        self._subscribers: set[Subscriber] = set()
+        self._task: asyncio.Task[None] | None = None
+        self.position = "0-0"
+
+    async def start(self) -> None:
+        """Start reading in the background; the API starts even while Redis is away."""
+        self._task = asyncio.create_task(self._read(), name="event-hub")
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for subscriber in self._subscribers:
+            subscriber.queue.put_nowait(None)
+
+    async def _read(self) -> None:
+        while True:
+            try:
+                self.position = await self._job_queue.events_end()  # from now on
+                break
+            except RedisError as err:
+                log.warning("event_stream_retry", error=repr(err))
+                await asyncio.sleep(RETRY_S)
+        while True:
+            try:
+                entries = await self._job_queue.read_events(self.position, block_ms=BLOCK_MS)
+            except RedisError as err:
+                log.warning("event_stream_retry", error=repr(err))
+                await asyncio.sleep(RETRY_S)
+                continue
+            for entry_id, event in entries:
+                self.position = entry_id
+                if event is not None:
+                    self._fan_out(entry_id, event)
+
+    def _fan_out(self, entry_id: str, event: RunEvent) -> None:
+        for subscriber in list(self._subscribers):
+            if not subscriber.wants(event):
+                continue
+            try:
+                subscriber.queue.put_nowait((entry_id, event))
+            except asyncio.QueueFull:
+                log.warning("event_client_dropped", user_id=subscriber.user_id)
+                self._subscribers.discard(subscriber)
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    subscriber.queue.get_nowait()
+                subscriber.queue.put_nowait(None)
+
+    async def follow(
+        self, user_id: str, run_id: int | None, last_id: str | None
+    ) -> AsyncIterator[tuple[str, RunEvent] | None]:
+        """The subscriber's events from `last_id` on (or from now), then live; None is a keep-alive."""
+        subscriber = Subscriber(user_id, run_id)
+        self._subscribers.add(subscriber)
+        try:
+            seen = stream_id(self.position)
+            if last_id is not None:
+                for entry_id, event in await self._job_queue.events_after(last_id, REPLAY_LIMIT):
+                    seen = max(seen, stream_id(entry_id))
+                    if event is not None and subscriber.wants(event):
+                        yield entry_id, event
+            while True:
+                try:
+                    item = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_S)
+                except TimeoutError:
+                    yield None
+                    continue
+                if item is None:
+                    return  # dropped or shutting down: the client reconnects with Last-Event-ID
+                if stream_id(item[0]) > seen:
+                    yield item
+        finally:
+            self._subscribers.discard(subscriber)
