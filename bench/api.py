@@ -60,12 +60,14 @@ MAX_REQUESTS_PER_CLIENT = 100_000
 WARMUP_REQUESTS, WARMUP_S = 16, 1.0
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
+STARTED_LINE = "Application startup complete."  # uvicorn logs it once per worker process
 BURST_FACTOR = 2.0
 BURST_S = 3.0
 DRAIN_TIMEOUT_S = 10.0
 MAX_BURST_RATE = 5_000.0
 ANSWER_WITHIN_S = 1.0
 SETTLE_TIMEOUT_S = 10.0
+QUIESCE_TIMEOUT_S, QUIESCE_STEP_S, IDLE_SHARE = 30.0, 0.5, 0.1
 SEED_RUNS, SEED_ACTIVE, SEED_POSTS = 1_000, 100, 10_000
 SSE_CLIENTS, SSE_EVENTS, SSE_SPACING_S = 100, 50, 0.020
 SSE_CONNECT_TIMEOUT_S = 20.0
@@ -92,6 +94,7 @@ Call = Callable[[], Awaitable[httpx.Response]]
 class System:
     settings: Settings
     base_url: str
+    api_group: int  # uvicorn's process group: it and its worker processes
     workers: int
     admin_id: int
     password: str
@@ -105,6 +108,7 @@ class Load:
     latencies: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
     client_cpu: float = 0.0  # the bench process's share of one core
+    api_cpu: float = 0.0  # the API processes' share of one core
 
     @property
     def ok(self) -> int:
@@ -147,6 +151,7 @@ class Sse:
 @dataclass
 class Figures:
     workers: int
+    load_average: float  # 1-minute, as the API started: other work on the machine skews every figure
     seeded: bool
     healthz: Load
     status: Load
@@ -168,7 +173,7 @@ def free_port() -> int:
 
 def make_settings(redis_url: str, data_dir: Path) -> Settings:
     """Every value the API needs given explicitly, so nothing from the caller's environment leaks in."""
-    return Settings(  # type: ignore[call-arg]
+    return Settings(
         _env_file=None, redis_url_env=redis_url, data_dir=data_dir,
         database_url_env=f"sqlite+aiosqlite:///{data_dir / 'bench.db'}",
         queue_prefix=f"bench-{uuid.uuid4().hex[:8]}", encryption_keys=Fernet.generate_key().decode(),
@@ -191,7 +196,7 @@ def api_env(settings: Settings) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def api_server(settings: Settings, workers: int, log_path: Path) -> Iterator[str]:
+def api_server(settings: Settings, workers: int, log_path: Path) -> Iterator[tuple[str, int]]:
     """uvicorn with the app factory, as the supervisor runs it, in its own session (a Ctrl-C reaches only
     us, and we stop it); cwd is the temp dir so no `.env` is read."""
     port = free_port()
@@ -202,19 +207,22 @@ def api_server(settings: Settings, workers: int, log_path: Path) -> Iterator[str
                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
         base_url = f"http://127.0.0.1:{port}"
-        wait_for_api(base_url, process, log_path)
-        yield base_url
+        wait_for_api(base_url, workers, process, log_path)
+        yield base_url, process.pid
     finally:
         stop_api(process)
 
 
-def wait_for_api(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def wait_for_api(base_url: str, workers: int, process: subprocess.Popen[bytes], log_path: Path) -> None:
+    """Until /healthz answers and every uvicorn worker has said so in the log: one still starting
+    would take CPU from the first measurement."""
     with httpx.Client(timeout=2.0, trust_env=False) as client:
         for _ in range(int(STARTUP_TIMEOUT_S / 0.1)):
             if process.poll() is not None:
                 break
             with contextlib.suppress(httpx.HTTPError):
-                if client.get(f"{base_url}/healthz").status_code == 200:
+                started = log_path.read_text().count(STARTED_LINE)
+                if started >= workers and client.get(f"{base_url}/healthz").status_code == 200:
                     return
             time.sleep(0.1)
     raise SystemExit(f"the API did not start on {base_url}; its log:\n{log_path.read_text()[-2000:]}")
@@ -257,6 +265,30 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def group_cpu_seconds(group: int) -> float:
+    """utime + stime of every process in a process group, from /proc/<pid>/stat (after `comm`, which
+    may hold spaces: pgrp is the 3rd field, utime and stime the 12th and 13th)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[2]) == group:
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def quiesce(group: int) -> None:
+    """Wait (bounded) until the API is idle: requests the client gave up on may still be running
+    there, and would take CPU from the next measurement."""
+    before = group_cpu_seconds(group)
+    for _ in range(int(QUIESCE_TIMEOUT_S / QUIESCE_STEP_S)):
+        await asyncio.sleep(QUIESCE_STEP_S)
+        now = group_cpu_seconds(group)
+        if now - before < IDLE_SHARE * QUIESCE_STEP_S:
+            return
+        before = now
+
+
 def outcome(response: httpx.Response | BaseException) -> str:
     if isinstance(response, httpx.TimeoutException):
         return "timeout"
@@ -272,15 +304,16 @@ async def attempt(call: Call) -> httpx.Response | httpx.HTTPError:
         return err
 
 
-async def closed_loop(call: Call, duration_s: float) -> Load:
+async def closed_loop(call: Call, duration_s: float, api_group: int) -> Load:
     """CLIENTS clients, each sending its next request when the last one is answered."""
+    await quiesce(api_group)
     warm_until = time.perf_counter() + WARMUP_S
     for _ in range(WARMUP_REQUESTS):
         if time.perf_counter() >= warm_until:
             break
         await attempt(call)
     load = Load()
-    started, cpu_before = time.perf_counter(), cpu_seconds()
+    started, cpu_before, api_before = time.perf_counter(), cpu_seconds(), group_cpu_seconds(api_group)
     deadline = started + duration_s
 
     async def client() -> None:
@@ -296,6 +329,7 @@ async def closed_loop(call: Call, duration_s: float) -> Load:
     await asyncio.gather(*(client() for _ in range(CLIENTS)))
     load.elapsed_s = time.perf_counter() - started
     load.client_cpu = (cpu_seconds() - cpu_before) / load.elapsed_s
+    load.api_cpu = (group_cpu_seconds(api_group) - api_before) / load.elapsed_s
     return load
 
 
@@ -420,7 +454,7 @@ async def run_table(settings: Settings) -> list[tuple[int, RunStatus, str | None
     try:
         async with engine.connect() as connection:
             query = select(col(GenerationRun.id), col(GenerationRun.status), col(GenerationRun.plan_job_id))
-            return [(row[0], row[1], row[2]) for row in await connection.execute(query)]
+            return [(row[0] or 0, row[1], row[2]) for row in await connection.execute(query)]
     finally:
         await engine.dispose()
 
@@ -519,36 +553,57 @@ async def measure_sse(client: httpx.AsyncClient, job_queue: JobQueue, user_id: i
 # -- one system, all measurements ---------------------------------------------------------------
 
 
+async def measure_reads(
+    client: httpx.AsyncClient, system: System, job_queue: JobQueue, duration_s: float, skip_seed: bool
+) -> tuple[Load, Load, Sse]:
+    """Status page and post list on the seeded database, then run events over SSE."""
+    if not skip_seed:
+        progress(f"seeding {SEED_RUNS:,} runs ({SEED_ACTIVE} active) and {SEED_POSTS:,} posts")
+        await seed(system.settings, job_queue, system.admin_id)
+    progress("status")
+    status = await closed_loop(lambda: client.get(f"{GENERATE}/status"), duration_s, system.api_group)
+    progress("posts list")
+    posts = await closed_loop(lambda: client.get("/api/blog/posts"), duration_s, system.api_group)
+    progress(f"SSE: {SSE_CLIENTS} clients, {SSE_EVENTS} events")
+    await quiesce(system.api_group)
+    return status, posts, await measure_sse(client, job_queue, system.admin_id)
+
+
+async def measure_starts(
+    client: httpx.AsyncClient, system: System, duration_s: float
+) -> tuple[Load, Burst, Integrity]:
+    """Runs started as fast as 8 clients can, then an open-loop burst at twice that, then the check."""
+    first_id = await newest_run_id(system.settings) + 1
+    progress("auto-generate capacity")
+
+    def start() -> Awaitable[httpx.Response]:
+        return client.post(f"{GENERATE}/", json=START_BODY)
+
+    capacity = await closed_loop(start, duration_s, system.api_group)
+    rate = min(MAX_BURST_RATE, max(1.0, BURST_FACTOR * capacity.rate))
+    progress(f"burst at {rate:.0f} req/s for {BURST_S:.0f} s")
+    await quiesce(system.api_group)
+    burst_result = await burst(start, rate)
+    return capacity, burst_result, await check_integrity(system.settings, first_id)
+
+
 async def measure_all(system: System, duration_s: float, skip_seed: bool) -> Figures:
     limits = httpx.Limits(max_connections=2_000, max_keepalive_connections=2_000)
     job_queue = JobQueue(system.settings)
     async with httpx.AsyncClient(base_url=system.base_url, limits=limits, timeout=REQUEST_TIMEOUT_S,
                                  trust_env=False) as client:  # fmt: skip
         try:
+            load_average = os.getloadavg()[0]
             await sign_in(client, system.password)
             progress("healthz")
-            healthz = await closed_loop(lambda: client.get("/healthz"), duration_s)
-            if not skip_seed:
-                progress(f"seeding {SEED_RUNS:,} runs ({SEED_ACTIVE} active) and {SEED_POSTS:,} posts")
-                await seed(system.settings, job_queue, system.admin_id)
-            progress("status")
-            status = await closed_loop(lambda: client.get(f"{GENERATE}/status"), duration_s)
-            progress("posts list")
-            posts = await closed_loop(lambda: client.get("/api/blog/posts"), duration_s)
-            progress(f"SSE: {SSE_CLIENTS} clients, {SSE_EVENTS} events")
-            sse = await measure_sse(client, job_queue, system.admin_id)
-            first_id = await newest_run_id(system.settings) + 1
-            progress("auto-generate capacity")
-            capacity = await closed_loop(lambda: client.post(f"{GENERATE}/", json=START_BODY), duration_s)
-            rate = min(MAX_BURST_RATE, max(1.0, BURST_FACTOR * capacity.rate))
-            progress(f"burst at {rate:.0f} req/s for {BURST_S:.0f} s")
-            burst_result = await burst(lambda: client.post(f"{GENERATE}/", json=START_BODY), rate)
-            integrity = await check_integrity(system.settings, first_id)
+            healthz = await closed_loop(lambda: client.get("/healthz"), duration_s, system.api_group)
+            status, posts, sse = await measure_reads(client, system, job_queue, duration_s, skip_seed)
+            capacity, burst_result, integrity = await measure_starts(client, system, duration_s)
         finally:
             await job_queue.close()
-    return Figures(
-        system.workers, not skip_seed, healthz, status, posts, sse, capacity, burst_result, integrity
-    )
+    return Figures(workers=system.workers, load_average=load_average, seeded=not skip_seed, healthz=healthz,
+                   status=status, posts=posts, sse=sse, capacity=capacity, burst=burst_result,
+                   integrity=integrity)  # fmt: skip
 
 
 def progress(what: str) -> None:
@@ -564,8 +619,8 @@ def run_system(workers: int, duration_s: float, skip_seed: bool) -> Figures:
         password = secrets.token_urlsafe(16)
         admin_id = asyncio.run(create_admin(settings, password))
         print(f"API with {workers} process(es), redis {url}", file=sys.stderr)
-        base_url = stack.enter_context(api_server(settings, workers, temp / "api.log"))
-        system = System(settings, base_url, workers, admin_id, password)
+        base_url, api_group = stack.enter_context(api_server(settings, workers, temp / "api.log"))
+        system = System(settings, base_url, api_group, workers, admin_id, password)
         return asyncio.run(measure_all(system, duration_s, skip_seed))
 
 
@@ -589,11 +644,11 @@ def verdict(met: bool) -> str:
 
 def load_note(load: Load) -> str:
     ms = [value * 1000 for value in load.latencies]
-    note = f"p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms"
+    note = f"p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} ms" if ms else "no 2xx answer"
     if load.failed:
         failures = ", ".join(f"{kind} x{n}" for kind, n in load.statuses.items() if not kind.startswith("2"))
         note += f"; {load.failed} failed ({failures})"
-    return f"[{note}; bench client {load.client_cpu:.0%} of a core]"
+    return f"[{note}; CPU: API {load.api_cpu:.0%}, bench client {load.client_cpu:.0%} of a core]"
 
 
 def relative(label: str, load: Load, healthz: Load) -> str:
@@ -636,7 +691,7 @@ def report_sse(s: Sse, healthz: Load) -> str:
 def report(f: Figures) -> None:
     h, c = f.healthz, f.capacity
     data = f"{SEED_RUNS:,} runs + {SEED_POSTS:,} posts" if f.seeded else "empty database"
-    print(f"\n== API with {f.workers} process(es) ==")
+    print(f"\n== API with {f.workers} process(es); load average {f.load_average:.1f} as it started ==")
     print(f"healthz, {CLIENTS} clients: {h.rate:.0f} req/s (baseline) {load_note(h)}")
     print(f"auto-generate (offline, count 1, batch), {CLIENTS} clients, no worker: {per_s(c.rate)} = "
           f"{c.rate / h.rate if h.rate else 0:.2f}x healthz (target >= {TARGET_CAPACITY:.0f} req/s) "
@@ -677,7 +732,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a `kill` cleans up as Ctrl-C does
     now = datetime.now().astimezone()
     print(f"BlogQueue API bench, {now:%Y-%m-%d %H:%M %Z}, {machine()}, Python {platform.python_version()}, "
-          f"{args.duration:g} s per measurement, bench client and API on the same machine")  # fmt: skip
+          f"{args.duration:g} s per measurement, bench client and API on one machine, "
+          f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     figures: dict[int, Figures] = {}
     for workers in counts:
         figures[workers] = run_system(workers, args.duration, args.skip_seed)
