@@ -58,6 +58,7 @@ CLIENTS = 8
 REQUEST_TIMEOUT_S = 10.0  # a slower answer counts as a failure, never as a hang
 MAX_REQUESTS_PER_CLIENT = 100_000
 WARMUP_REQUESTS, WARMUP_S = 16, 1.0
+SINGLE_REQUESTS = 50
 STARTUP_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 STARTED_LINE = "Application startup complete."  # uvicorn logs it once per worker process
@@ -151,6 +152,7 @@ class Sse:
 @dataclass
 class Figures:
     workers: int
+    single_ms: float  # /healthz p50 with one client: ~40 ms means Nagle's algorithm holds each answer
     load_average: float  # 1-minute, as the API started: other work on the machine skews every figure
     seeded: bool
     healthz: Load
@@ -302,6 +304,16 @@ async def attempt(call: Call) -> httpx.Response | httpx.HTTPError:
         return await call()
     except httpx.HTTPError as err:
         return err
+
+
+async def one_client_ms(call: Call) -> float:
+    """p50 latency of SINGLE_REQUESTS requests sent one after another on one connection."""
+    latencies = []
+    for _ in range(SINGLE_REQUESTS):
+        sent = time.perf_counter()
+        await attempt(call)
+        latencies.append((time.perf_counter() - sent) * 1000)
+    return percentile(latencies, 0.5)
 
 
 async def closed_loop(call: Call, duration_s: float, api_group: int) -> Load:
@@ -596,14 +608,15 @@ async def measure_all(system: System, duration_s: float, skip_seed: bool) -> Fig
             load_average = os.getloadavg()[0]
             await sign_in(client, system.password)
             progress("healthz")
+            single_ms = await one_client_ms(lambda: client.get("/healthz"))
             healthz = await closed_loop(lambda: client.get("/healthz"), duration_s, system.api_group)
             status, posts, sse = await measure_reads(client, system, job_queue, duration_s, skip_seed)
             capacity, burst_result, integrity = await measure_starts(client, system, duration_s)
         finally:
             await job_queue.close()
-    return Figures(workers=system.workers, load_average=load_average, seeded=not skip_seed, healthz=healthz,
-                   status=status, posts=posts, sse=sse, capacity=capacity, burst=burst_result,
-                   integrity=integrity)  # fmt: skip
+    return Figures(workers=system.workers, single_ms=single_ms, load_average=load_average,
+                   seeded=not skip_seed, healthz=healthz, status=status, posts=posts, sse=sse,
+                   capacity=capacity, burst=burst_result, integrity=integrity)  # fmt: skip
 
 
 def progress(what: str) -> None:
@@ -692,7 +705,8 @@ def report(f: Figures) -> None:
     h, c = f.healthz, f.capacity
     data = f"{SEED_RUNS:,} runs + {SEED_POSTS:,} posts" if f.seeded else "empty database"
     print(f"\n== API with {f.workers} process(es); load average {f.load_average:.1f} as it started ==")
-    print(f"healthz, {CLIENTS} clients: {h.rate:.0f} req/s (baseline) {load_note(h)}")
+    print(f"healthz, {CLIENTS} clients: {h.rate:.0f} req/s (baseline) {load_note(h)}; "
+          f"one client alone: p50 {f.single_ms:.1f} ms")  # fmt: skip
     print(f"auto-generate (offline, count 1, batch), {CLIENTS} clients, no worker: {per_s(c.rate)} = "
           f"{c.rate / h.rate if h.rate else 0:.2f}x healthz (target >= {TARGET_CAPACITY:.0f} req/s) "
           f"{verdict(c.rate >= TARGET_CAPACITY)} {load_note(c)}")  # fmt: skip
