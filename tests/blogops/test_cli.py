@@ -7,12 +7,13 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from blogops.supervisor import Supervisor
 from blogqueue import ai_settings, db, users
 from blogqueue.ai_settings import AiSettingsUpdate
 from blogqueue.crypto import KeyCipher
 from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
-from tests.conftest import REPO, worker_env
+from tests.conftest import REPO, make_settings, worker_env
 
 
 def blogqueue(
@@ -98,3 +99,10 @@ def test_missing_encryption_keys_is_a_clear_error(sqlite_settings: Settings) -> 
     result = blogqueue(sqlite_settings, "keys", "rotate", BLOGQUEUE_ENCRYPTION_KEYS="")
     assert result.returncode == 1
     assert "no encryption key: set BLOGQUEUE_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_up_runs_the_configured_number_of_api_processes(tmp_path: Path) -> None:
+    settings = make_settings("redis://127.0.0.1:6399/0", tmp_path, api_workers=3)
+    api = Supervisor(settings).apps[0]
+    assert api.name == "api"
+    assert api.argv[api.argv.index("--workers") + 1] == "3"
