@@ -192,6 +192,7 @@ def api_env(settings: Settings) -> dict[str, str]:
         "BLOGQUEUE_DATA_DIR": str(settings.data_dir), "BLOGQUEUE_QUEUE_PREFIX": settings.queue_prefix,
         "BLOGQUEUE_ENCRYPTION_KEYS": settings.encryption_keys.get_secret_value(),
         "BLOGQUEUE_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "BLOGQUEUE_MAX_ACTIVE_RUNS": "1000000",  # the bench starts runs by the thousand on purpose
         "BLOGQUEUE_LOG_LEVEL": settings.log_level, "BLOGQUEUE_LOG_FORMAT": settings.log_format,
     })  # fmt: skip
     return env

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, Enum, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Enum, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from blogqueue.providers import Provider
@@ -91,6 +91,7 @@ class GenerationRun(SQLModel, table=True):
     """One request to write N posts; each post is its own job with its own retries."""
 
     __tablename__ = "generation_runs"
+    __table_args__ = (Index("ix_generation_runs_user_id_id", "user_id", "id"),)  # newest-first pages
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")
@@ -134,7 +135,10 @@ class TitleClaim(SQLModel, table=True):
 
 class BlogPost(SQLModel, table=True):
     __tablename__ = "blog_posts"
-    __table_args__ = (UniqueConstraint("media_type", "tmdb_id", name="uq_blog_posts_title"),)
+    __table_args__ = (
+        UniqueConstraint("media_type", "tmdb_id", name="uq_blog_posts_title"),
+        Index("ix_blog_posts_created_at_id", "created_at", "id"),  # newest-first pages
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=200, unique=True, index=True)

@@ -38,6 +38,7 @@ def stream_id(entry_id: str) -> tuple[int, int]:
 class Subscriber:
     user_id: str
     run_id: int | None
+    since: tuple[int, int]  # the stream position when it subscribed
     queue: asyncio.Queue[tuple[str, RunEvent] | None] = field(
         default_factory=lambda: asyncio.Queue(QUEUE_SIZE)
     )
@@ -98,14 +99,19 @@ class EventHub:
                     subscriber.queue.get_nowait()
                 subscriber.queue.put_nowait(None)
 
+    def subscribe(self, user_id: str, run_id: int | None) -> Subscriber:
+        """Register at once, before the response starts, so no event in between is missed. A
+        subscriber whose stream never starts is dropped once its queue fills."""
+        subscriber = Subscriber(user_id, run_id, stream_id(self.position))
+        self._subscribers.add(subscriber)
+        return subscriber
+
     async def follow(
-        self, user_id: str, run_id: int | None, last_id: str | None
+        self, subscriber: Subscriber, last_id: str | None
     ) -> AsyncIterator[tuple[str, RunEvent] | None]:
         """The subscriber's events from `last_id` on (or from now), then live; None is a keep-alive."""
-        subscriber = Subscriber(user_id, run_id)
-        self._subscribers.add(subscriber)
         try:
-            seen = stream_id(self.position)
+            seen = subscriber.since
             if last_id is not None:
                 for entry_id, event in await self._job_queue.events_after(last_id, REPLAY_LIMIT):
                     seen = max(seen, stream_id(entry_id))

@@ -128,7 +128,8 @@ class AutoGenerateController(Controller):
                 stream_id(last_id)
             except ValueError:
                 raise ClientException("Last-Event-ID must be an event id this stream sent") from None
-        follow = event_hub.follow(str(userId or request.user.id), runId, last_id)
+        subscriber = event_hub.subscribe(str(userId or request.user.id), runId)
+        follow = event_hub.follow(subscriber, last_id)
         return ServerSentEvent(_messages(follow))
 
 
