@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -32,6 +33,17 @@ from webapi.controllers.queue import QueueController
 from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Browsers on the configured origins may call the API (with the session cookie); no others."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        allow_credentials=True,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -95,6 +107,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
+        cors_config=cors_config(settings),
     )
     app.state.revocations = revocations
     return app

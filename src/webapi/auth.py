@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.enums import HttpMethod
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
@@ -151,7 +152,10 @@ async def sign_in(
 
 
 def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard for /api/admin/*: signed-in users who are not admins get 403."""
+    """Guard for /api/admin/*: signed-in users who are not admins get 403. A preflight (OPTIONS)
+    carries no credentials, is not authenticated, and only learns the allowed methods."""
+    if connection.scope.get("method") == HttpMethod.OPTIONS:
+        return
     user = connection.user
     if not isinstance(user, CurrentUser):
         raise NotAuthorizedException("sign in first")

@@ -1,0 +1,53 @@
+"""Hostile requests: each is answered with a 4xx and a message a person understands, and changes nothing."""
+
+from typing import Any
+
+from httpx import Response
+from litestar.testing import AsyncTestClient
+
+from blogqueue.settings import Settings
+from tests.webapi.conftest import Site, create_accounts
+from webapi.app import create_app
+
+ADMIN_ROUTES = ["/api/admin/queue/metrics", "/api/admin/queue/clean", "/api/admin/blog/auto-generate/status"]
+
+
+def assert_error(response: Response, status: int, field: str | None = None) -> dict[str, Any]:
+    """The API's error shape with this status (and a detail naming `field`)."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and isinstance(body["error"], str) and body["error"], body
+    assert "internal" not in body["error"].lower(), body
+    if field is not None:
+        assert field in [detail.get("key", detail.get("field")) for detail in body.get("details", [])], body
+    return body
+
+
+async def test_a_preflight_on_admin_routes_is_answered_without_sign_in(site: Site) -> None:
+    preflight = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    for path in ADMIN_ROUTES:
+        for headers in ({}, site.headers["alice"], site.headers["admin"]):
+            response = await site.client.options(path, headers={**preflight, **headers})
+            assert response.status_code == 204, (path, response.text)
+            assert "OPTIONS" in response.headers["allow"]
+            assert "access-control-allow-origin" not in response.headers  # no CORS configured
+
+
+async def test_configured_origins_get_cors_and_others_do_not(sqlite_settings: Settings) -> None:
+    await create_accounts(sqlite_settings)
+    settings: Any = Settings(
+        _env_file=None, **{**sqlite_settings.model_dump(), "cors_origins": "https://front.example"}
+    )
+    async with AsyncTestClient(create_app(settings)) as client:
+        ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+        allowed = await client.options(
+            "/api/admin/queue/clean", headers={**ask, "Origin": "https://front.example"}
+        )
+        assert allowed.status_code == 204
+        assert allowed.headers["access-control-allow-origin"] == "https://front.example"
+        refused = await client.options(
+            "/api/admin/queue/clean", headers={**ask, "Origin": "https://evil.example"}
+        )
+        assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
+        plain = await client.options("/api/admin/queue/clean")  # no Origin: not a preflight
+        assert plain.status_code == 204 and "POST" in plain.headers["allow"]
