@@ -51,3 +51,38 @@ async def test_configured_origins_get_cors_and_others_do_not(sqlite_settings: Se
         assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
         plain = await client.options("/api/admin/queue/clean")  # no Origin: not a preflight
         assert plain.status_code == 204 and "POST" in plain.headers["allow"]
+
+
+MALFORMED = {
+    "nested 100,000 deep": b"[" * 100_000 + b"]" * 100_000,
+    "invalid UTF-8": b'{"email": "\xff\xfe", "password": "\xc3\x28"}',
+    "garbage": b"\x00garbage{{",
+}
+
+
+async def test_malformed_json_bodies_are_400(site: Site) -> None:
+    targets = [
+        ("/api/auth/login", {}),
+        ("/api/user/ai-settings", site.headers["alice"]),
+        ("/api/admin/blog/auto-generate", site.headers["admin"]),
+    ]
+    before = (await site.client.get("/api/user/ai-settings", headers=site.headers["alice"])).json()
+    for path, headers in targets:
+        for name, body in MALFORMED.items():
+            response = await site.client.post(
+                path, content=body, headers={**headers, "Content-Type": "application/json"}
+            )
+            assert_error(response, 400), (path, name)
+    assert (await site.client.get("/api/user/ai-settings", headers=site.headers["alice"])).json() == before
+    runs = await site.client.get("/api/admin/blog/auto-generate/status", headers=site.headers["admin"])
+    assert runs.json()["runs"] == []
+
+
+async def test_a_sign_in_form_with_invalid_utf8_is_a_client_error(site: Site) -> None:
+    response = await site.client.post(
+        "/login",
+        content=b"email=%FF%FE&password=\xff\xfe",
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": str(site.client.base_url)},
+        follow_redirects=False,
+    )
+    assert 400 <= response.status_code < 500
