@@ -24,6 +24,7 @@ from blogqueue.jobqueue import JobQueue, JobSummary
 from blogqueue.queues import LISTED_STATES, JobState
 from blogqueue.schemas import (
     MAX_CLEAN_LIMIT,
+    MAX_PAGE,
     CleanRequest,
     CleanResult,
     FinishedState,
@@ -75,8 +76,8 @@ async def list_jobs(
     job_queue: JobQueue, state: JobState, *, owner: str | None, page: int = 1, page_size: int = 20
 ) -> JobPage:
     """One page of jobs in `state`, newest first: every job, or the jobs indexed under `owner`."""
-    if page < 1:
-        raise InvalidInput("page must be 1 or more", field="page")
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be from 1 to {MAX_PAGE}", field="page")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"pageSize must be from 1 to {MAX_PAGE_SIZE}", field="pageSize")
     start = (page - 1) * page_size

@@ -86,3 +86,31 @@ async def test_a_sign_in_form_with_invalid_utf8_is_a_client_error(site: Site) ->
         follow_redirects=False,
     )
     assert 400 <= response.status_code < 500
+
+
+async def test_pages_beyond_any_integer_column_are_422_naming_page(site: Site) -> None:
+    huge = "page=9223372036854775807"
+    for path in ["/api/blog/posts", "/api/jobs?state=waiting", "/admin/blog/posts", "/admin/queue"]:
+        url = path + ("&" if "?" in path else "?") + huge
+        response = await site.client.get(url, headers=site.headers["admin"], follow_redirects=False)
+        assert_error(response, 422, "page"), url
+
+
+async def test_ids_beyond_the_id_columns_are_422_naming_the_field(site: Site) -> None:
+    admin = site.headers["admin"]
+    huge = 10**20
+    for query in (f"runId={huge}", f"userId={huge}", "runId=0", f"runId={2**31}"):
+        field = query.split("=")[0]
+        status = await site.client.get(f"/api/admin/blog/auto-generate/status?{query}", headers=admin)
+        assert_error(status, 422, field)
+        posts = await site.client.get(f"/api/blog/posts?{query}", headers=admin)
+        assert_error(posts, 422, field)
+    jobs = await site.client.get(f"/api/jobs?state=waiting&userId={huge}", headers=admin)
+    assert_error(jobs, 422, "userId")
+    for body in ({"runId": huge}, {"userId": huge}, {"runId": 2**31}):
+        stop = await site.client.post("/api/admin/blog/auto-generate/stop", json=body, headers=admin)
+        assert_error(stop, 422, next(iter(body)))
+    clean = await site.client.post(
+        "/api/admin/queue/clean", json={"state": "completed", "graceMs": huge}, headers=admin
+    )
+    assert_error(clean, 422, "graceMs")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery, JSONBody
+from litestar.params import JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from redis.exceptions import RedisError
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,7 +18,14 @@ from blogqueue import run_events, run_views, runs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import User
 from blogqueue.registry import ModelRegistry
-from blogqueue.schemas import AutoGenerateRequest, StartedRun, StatusResponse, StopRequest, StopResponse
+from blogqueue.schemas import (
+    MAX_ROW_ID,
+    AutoGenerateRequest,
+    StartedRun,
+    StatusResponse,
+    StopRequest,
+    StopResponse,
+)
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
 
@@ -62,8 +69,8 @@ class AutoGenerateController(Controller):
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
-        runId: FromQuery[int | None] = None,  # noqa: N803 - the seed's query names
-        userId: FromQuery[int | None] = None,  # noqa: N803
+        runId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)] = None,  # noqa: N803 - the seed's names
+        userId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)] = None,  # noqa: N803
     ) -> StatusResponse:
         found = await run_views.recent_runs(db_session, userId or request.user.id, runId)
         views = [await run_views.describe(db_session, job_queue, run) for run in found]
@@ -90,8 +97,8 @@ class AutoGenerateController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         job_queue: NamedDependency[JobQueue],
-        runId: FromQuery[int | None] = None,  # noqa: N803
-        userId: FromQuery[int | None] = None,  # noqa: N803
+        runId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)] = None,  # noqa: N803
+        userId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)] = None,  # noqa: N803
     ) -> ServerSentEvent:
         user_id = str(userId or request.user.id)
         start = request.headers.get("last-event-id") or await job_queue.events_end()
