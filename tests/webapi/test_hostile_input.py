@@ -114,3 +114,15 @@ async def test_ids_beyond_the_id_columns_are_422_naming_the_field(site: Site) ->
         "/api/admin/queue/clean", json={"state": "completed", "graceMs": huge}, headers=admin
     )
     assert_error(clean, 422, "graceMs")
+
+
+async def test_cron_patterns_that_never_fire_or_fire_too_often_are_422(site: Site) -> None:
+    admin = site.headers["admin"]
+    run = {"source": "popular", "mediaType": "movie", "count": 1, "model": "offline", "mode": "continuous"}
+    for cron in ("0 0 31 2 *", "* * * * *", "*/2 * * * *", "*/30 * * * * *"):
+        response = await site.client.post(
+            "/api/admin/blog/auto-generate", json={**run, "cron": cron}, headers=admin
+        )
+        assert_error(response, 422, "cron"), cron
+    status = await site.client.get("/api/admin/blog/auto-generate/status", headers=admin)
+    assert status.json()["runs"] == []
