@@ -4,6 +4,7 @@ from blogqueue.errors import InvalidJob
 from blogqueue.queues import (
     MAX_PRIORITY,
     ensure_json_safe,
+    is_job_id,
     job_options,
     make_job_id,
     validate_job_id,
@@ -38,6 +39,30 @@ def test_job_ids_node_rejects_are_rejected(job_id: str, message: str) -> None:
 @pytest.mark.parametrize("job_id", ["0123", "12a", "blog-gen-u1-1698765432", "1.5"])
 def test_ids_that_are_not_canonical_integers_are_accepted(job_id: str) -> None:
     validate_job_id(job_id)
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    [
+        "1",
+        "42",
+        "blog-gen-7-1698765432",
+        "blog-gen-7-1-movie-550",
+        "doctor-1f2e",
+        "repeat:run-3:1700000000000",
+    ],
+)
+def test_ids_bullmq_makes_or_accepts_are_job_ids(job_id: str) -> None:
+    assert is_job_id(job_id)
+
+
+@pytest.mark.parametrize(
+    "job_id",
+    ["", "events", "meta", "id", "stalled-check", "metrics:completed", "metrics:failed:data", "repeat",
+     "repeat:run-3", "blog-gen-7-1:logs", "repeat:run-3:1700000000000:lock", "x" * 1025],
+)  # fmt: skip
+def test_bullmqs_key_names_and_foreign_colons_are_no_job_ids(job_id: str) -> None:
+    assert not is_job_id(job_id)
 
 
 @pytest.mark.parametrize("priority", [-1, MAX_PRIORITY + 1, True, 1.5])

@@ -1,12 +1,15 @@
 """Hostile requests: each is answered with a 4xx and a message a person understands, and changes nothing."""
 
 from typing import Any
+from urllib.parse import quote
 
+import redis.asyncio as aioredis
 from httpx import Response
 from litestar.testing import AsyncTestClient
 
+from blogqueue.queues import QUEUE_NAME
 from blogqueue.settings import Settings
-from tests.webapi.conftest import Site, create_accounts
+from tests.webapi.conftest import PASSWORD, Site, create_accounts
 from webapi.app import create_app
 
 ADMIN_ROUTES = ["/api/admin/queue/metrics", "/api/admin/queue/clean", "/api/admin/blog/auto-generate/status"]
@@ -126,3 +129,37 @@ async def test_cron_patterns_that_never_fire_or_fire_too_often_are_422(site: Sit
         assert_error(response, 422, "cron"), cron
     status = await site.client.get("/api/admin/blog/auto-generate/status", headers=admin)
     assert status.json()["runs"] == []
+
+
+BULLMQ_KEYS = ["events", "meta", "id", "wait", "paused", "active", "delayed", "prioritized", "completed", "failed",
+               "repeat", "de", "pc", "marker", "limiter", "stalled-check", "metrics:completed", "repeat:run-1"]  # fmt: skip
+
+
+async def test_bullmqs_own_keys_are_no_jobs(site: Site) -> None:
+    redis = aioredis.Redis.from_url(site.settings.redis_url, decode_responses=True)
+    base = f"{site.settings.queue_prefix}:{QUEUE_NAME}"
+    metrics = f"{base}:metrics:completed"
+    await redis.hset(metrics, mapping={"count": "7", "prevTS": "1", "prevCount": "0"})
+    await redis.xadd(f"{base}:events", {"event": "added"})
+    await redis.set(f"{base}:id", "3")
+    await redis.hset(f"{base}:meta", mapping={"opts.maxLenEvents": "10000"})
+    await redis.hset(f"{base}:not-a-job", mapping={"some": "hash"})
+    admin = site.headers["admin"]
+    try:
+        for name in [*BULLMQ_KEYS, "not-a-job"]:
+            path = f"/api/jobs/{quote(name, safe='')}"
+            assert_error(await site.client.get(path, headers=admin), 404), name
+            for action in ("retry", "promote"):
+                assert_error(await site.client.post(f"{path}/{action}", headers=admin), 404), name
+            assert_error(await site.client.delete(path, headers=admin), 404), name
+        assert await redis.hgetall(metrics) == {"count": "7", "prevTS": "1", "prevCount": "0"}
+        assert await redis.exists(f"{base}:events", f"{base}:id", f"{base}:meta", f"{base}:not-a-job") == 4
+        login = await site.client.post(
+            "/api/auth/login", json={"email": "admin@example.com", "password": PASSWORD}
+        )
+        assert login.status_code == 200  # the admin page reads jobs the same way, with the session cookie
+        page = await site.client.get("/admin/queue/jobs/events", follow_redirects=False)
+        assert page.status_code == 404 and "does not exist" in page.text
+    finally:
+        site.client.cookies.clear()
+        await redis.aclose()
