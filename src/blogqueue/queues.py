@@ -33,6 +33,7 @@ BULLMQ_KEY_NAMES = frozenset(
 )  # fmt: skip
 _SCHEDULED_JOB_ID = re.compile(r"repeat:[^:]+(:[^:]+)*:\d+")  # a job scheduler's: repeat:<scheduler id>:<ms>
 _JOB_HASH_FIELDS = ("name", "timestamp")  # every job hash BullMQ writes has these
+_STREAM_ID = re.compile(r"(\d{1,20})(?:-(\d{1,20}))?")  # Redis: <ms>[-<seq>], each an unsigned 64-bit
 
 
 class JobName(StrEnum):
@@ -119,6 +120,12 @@ def is_job_id(candidate: str) -> bool:
 def is_job_hash(fields: Mapping[str, Any]) -> bool:
     """Whether a hash read at a job's key holds a job (and not some other hash stored there)."""
     return all(field in fields for field in _JOB_HASH_FIELDS)
+
+
+def is_stream_id(candidate: str) -> bool:
+    """Whether a client's position in the event stream (an SSE Last-Event-ID) is one Redis can read from."""
+    found = _STREAM_ID.fullmatch(candidate)
+    return found is not None and all(int(part or 0) < 2**64 for part in found.groups())
 
 
 def validate_priority(priority: int) -> None:

@@ -5,6 +5,7 @@ from blogqueue.queues import (
     MAX_PRIORITY,
     ensure_json_safe,
     is_job_id,
+    is_stream_id,
     job_options,
     make_job_id,
     validate_job_id,
@@ -98,3 +99,10 @@ def test_data_javascript_cannot_read_exactly_is_rejected(data: object) -> None:
 
 def test_json_safe_data_passes() -> None:
     ensure_json_safe({"n": 2**53 - 1, "f": 1.5, "l": [None, True, "ü"], "d": {"k": -(2**53 - 1)}})
+
+
+@pytest.mark.parametrize(("position", "valid"), [("0", True), ("0-0", True), ("1700000000000-3", True),
+    (f"{2**64 - 1}-{2**64 - 1}", True), (str(2**64), False), ("$", False), ("1-", False), ("a-1", False),
+    ("", False), ("1 -1", False)])  # fmt: skip
+def test_stream_positions_are_redis_stream_ids(position: str, valid: bool) -> None:
+    assert is_stream_id(position) is valid

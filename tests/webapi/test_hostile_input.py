@@ -163,3 +163,12 @@ async def test_bullmqs_own_keys_are_no_jobs(site: Site) -> None:
     finally:
         site.client.cookies.clear()
         await redis.aclose()
+
+
+async def test_a_garbage_last_event_id_is_400_before_streaming(site: Site) -> None:
+    for garbage in ("garbage", "$", "1-2-3", "-1", "1700000000000-", str(2**64), "1-" + "9" * 25):
+        response = await site.client.get(
+            "/api/admin/blog/auto-generate/events",
+            headers={**site.headers["admin"], "Last-Event-ID": garbage},
+        )
+        assert "Last-Event-ID" in assert_error(response, 400)["error"], garbage

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import structlog
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
+from litestar.exceptions import ClientException
 from litestar.params import JSONBody, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from redis.exceptions import RedisError
@@ -17,6 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue import run_events, run_views, runs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import User
+from blogqueue.queues import is_stream_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.schemas import (
     MAX_ROW_ID,
@@ -101,7 +103,12 @@ class AutoGenerateController(Controller):
         userId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)] = None,  # noqa: N803
     ) -> ServerSentEvent:
         user_id = str(userId or request.user.id)
-        start = request.headers.get("last-event-id") or await job_queue.events_end()
+        last_seen = request.headers.get("last-event-id")
+        if last_seen and not is_stream_id(last_seen):
+            raise ClientException(
+                "Last-Event-ID must be the id of an event this stream sent, such as 1700000000000-0"
+            )
+        start = last_seen or await job_queue.events_end()
         return ServerSentEvent(_follow(job_queue, start, user_id, runId))
 
 
