@@ -25,10 +25,12 @@ from blogqueue.errors import Unauthorized
 from blogqueue.login_throttle import LoginThrottle
 from blogqueue.models import Role, User
 from blogqueue.queues import Keys
+from blogqueue.schemas import MAX_ROW_ID
 from blogqueue.secrets_store import session_secret
 from blogqueue.settings import Settings
 
 SESSION_COOKIE = "blogqueue_session"
+WRONG_CREDENTIALS = "wrong email or password, or the account is disabled"
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$"]
 
 
@@ -63,9 +65,21 @@ class Revocations:
         return token.jti is None or bool(await self._redis.exists(self._keys.revoked_token(str(token.jti))))
 
 
+def user_id_of(token: Token) -> int | None:
+    """The user id a token names; None when its subject is no id we issue (only a holder of the
+    signing key could have made such a token, but it is still refused, not an error)."""
+    sub = token.sub
+    if not (sub.isascii() and sub.isdigit()) or not 1 <= int(sub) <= MAX_ROW_ID:
+        return None
+    return int(sub)
+
+
 async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    user_id = user_id_of(token)
+    if user_id is None:
+        return None
     async with AsyncSession(connection.app.state.engine) as session:
-        user = await session.get(User, int(token.sub))
+        user = await session.get(User, user_id)
     if user is None or user.disabled or user.id is None:
         return None
     return CurrentUser(user.id, user.email, user.role)
@@ -141,12 +155,15 @@ async def sign_in(
     password: str,
     address: str,
 ) -> str:
-    """A new session token for these credentials; TooManyRequests while locked out, else Unauthorized."""
+    """A new session token for these credentials; TooManyRequests while locked out, else Unauthorized.
+    Credentials longer than any account can have are refused before they reach the throttle's keys."""
+    if len(email) > users.MAX_EMAIL_LENGTH or len(password) > users.MAX_PASSWORD_LENGTH:
+        raise Unauthorized(WRONG_CREDENTIALS)
     await throttle.check(email, address)
     user = await users.authenticate(db_session, email, password)
     if user is None:
         await throttle.failed(email, address)
-        raise Unauthorized("wrong email or password, or the account is disabled")
+        raise Unauthorized(WRONG_CREDENTIALS)
     await throttle.succeeded(email)
     return sessions.issue(user)
 

@@ -1,5 +1,6 @@
 """Hostile requests: each is answered with a 4xx and a message a person understands, and changes nothing."""
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -7,10 +8,12 @@ import redis.asyncio as aioredis
 from httpx import Response
 from litestar.testing import AsyncTestClient
 
-from blogqueue.queues import QUEUE_NAME
+from blogqueue.queues import QUEUE_NAME, Keys
 from blogqueue.settings import Settings
+from blogqueue.users import MAX_PASSWORD_LENGTH
 from tests.webapi.conftest import PASSWORD, Site, create_accounts
 from webapi.app import create_app
+from webapi.auth import build_auth
 
 ADMIN_ROUTES = ["/api/admin/queue/metrics", "/api/admin/queue/clean", "/api/admin/blog/auto-generate/status"]
 
@@ -172,3 +175,36 @@ async def test_a_garbage_last_event_id_is_400_before_streaming(site: Site) -> No
             headers={**site.headers["admin"], "Last-Event-ID": garbage},
         )
         assert "Last-Event-ID" in assert_error(response, 400)["error"], garbage
+
+
+async def test_a_token_with_the_real_key_but_no_user_id_as_subject_is_401(site: Site) -> None:
+    auth = build_auth(site.settings)
+    for subject in ("admin", "1.0", "-1", "²", "0", str(2**63), " 1"):
+        forged = auth.create_token(identifier=subject, token_unique_jwt_id=uuid.uuid4().hex)
+        response = await site.client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"})
+        assert_error(response, 401), subject
+
+
+async def _throttle_keys(settings: Settings) -> list[str]:
+    redis = aioredis.Redis.from_url(settings.redis_url, decode_responses=True)
+    try:
+        return list(await redis.keys(f"{Keys(settings.queue_prefix).app}:login-failures:*"))
+    finally:
+        await redis.aclose()
+
+
+async def test_credentials_longer_than_any_account_are_refused_before_the_throttle(site: Site) -> None:
+    huge_email = "a" * 1_000_000 + "@example.com"
+    for body, field in (
+        ({"email": huge_email, "password": "wrong-password"}, "email"),
+        ({"email": "alice@example.com", "password": "p" * (MAX_PASSWORD_LENGTH + 1)}, "password"),
+    ):
+        assert_error(await site.client.post("/api/auth/login", json=body), 422, field)
+    origin = {"Origin": str(site.client.base_url).rstrip("/")}
+    for email, password in ((huge_email, "wrong-password"), ("alice@example.com", "p" * 5_000)):
+        form = await site.client.post(
+            "/login", data={"email": email, "password": password}, headers=origin, follow_redirects=False
+        )
+        assert form.status_code == 401 and "Wrong email or password" in form.text
+        assert len(form.text) < 100_000  # the form does not echo a megabyte back
+    assert await _throttle_keys(site.settings) == []
