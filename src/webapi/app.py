@@ -30,6 +30,7 @@ from webapi.controllers.jobs import JobsController
 from webapi.controllers.models import ModelsController
 from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
+from webapi.csrf import CsrfMiddleware
 from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS, BodyCheckedRequest
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=BodyCheckedRequest,
+        middleware=[CsrfMiddleware(settings.cors_origins)],
         openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
         cors_config=cors_config(settings),
     )

@@ -57,6 +57,20 @@ async def test_configured_origins_get_cors_and_others_do_not(sqlite_settings: Se
         assert refused.status_code == 400 and "access-control-allow-origin" not in refused.headers
         plain = await client.options("/api/admin/queue/clean")  # no Origin: not a preflight
         assert plain.status_code == 204 and "POST" in plain.headers["allow"]
+        credentials = {"email": "alice@example.com", "password": PASSWORD}
+        assert (await client.post("/api/auth/login", json=credentials)).status_code == 200  # the cookie
+        update = {"preferredAiModel": "offline"}
+        trusted = await client.post(
+            "/api/user/ai-settings", json=update, headers={"Origin": "https://front.example"}
+        )
+        assert (
+            trusted.status_code == 200
+            and trusted.headers["access-control-allow-origin"] == "https://front.example"
+        )
+        foreign = await client.post(
+            "/api/user/ai-settings", json=update, headers={"Origin": "https://evil.example"}
+        )
+        assert_error(foreign, 403)
 
 
 MALFORMED = {
