@@ -33,6 +33,7 @@ from webapi.controllers.queue import QueueController
 from webapi.csrf import CsrfMiddleware
 from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS, BodyCheckedRequest
+from webapi.headers import add_security_headers
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
 
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=BodyCheckedRequest,
         middleware=[CsrfMiddleware(settings.cors_origins)],
+        before_send=[add_security_headers],
         openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
         cors_config=cors_config(settings),
     )
