@@ -220,6 +220,10 @@ class Keys:
         """A signed-out session token, kept until it would have expired."""
         return f"{self.app}:revoked-token:{jti}"
 
+    def session_generation(self, user_id: int) -> str:
+        """A user's session generation: tokens issued in an older one are refused (see sessions.py)."""
+        return f"{self.app}:session-generation:{user_id}"
+
     def login_failures(self, kind: str, value: str) -> str:
         """Failed sign-ins per `email` or per client `address`."""
         return f"{self.app}:login-failures:{kind}:{value}"

@@ -27,6 +27,7 @@ from blogqueue.models import Role, User
 from blogqueue.queues import Keys
 from blogqueue.schemas import MAX_ROW_ID
 from blogqueue.secrets_store import session_secret
+from blogqueue.sessions import GENERATION_CLAIM, SessionGenerations
 from blogqueue.settings import Settings
 
 SESSION_COOKIE = "blogqueue_session"
@@ -50,11 +51,13 @@ class SignedIn(NamedTuple):
 
 
 class Revocations:
-    """Signed-out session tokens, kept in Redis until they would have expired."""
+    """Signed-out session tokens, kept in Redis until they would have expired, and each user's
+    session generation, which a password change or a disabled account moves on."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self.generations = SessionGenerations(redis, keys)
 
     async def revoke(self, token: Token) -> None:
         if token.jti:
@@ -62,7 +65,14 @@ class Revocations:
             await self._redis.set(self._keys.revoked_token(str(token.jti)), "1", ex=ttl)
 
     async def is_revoked(self, token: Token) -> bool:
-        return token.jti is None or bool(await self._redis.exists(self._keys.revoked_token(str(token.jti))))
+        user_id = user_id_of(token)
+        if token.jti is None or user_id is None:
+            return True
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._keys.revoked_token(str(token.jti)))
+            pipe.get(self._keys.session_generation(user_id))
+            signed_out, generation = await pipe.execute()
+        return bool(signed_out) or token.extras.get(GENERATION_CLAIM, 0) != int(generation or 0)
 
 
 def user_id_of(token: Token) -> int | None:
@@ -117,8 +127,14 @@ class Sessions:
         # middleware so they can redirect) accept exactly the tokens the API accepts.
         self._middleware = auth.authentication_middleware_class(app=_end_of_stack, **auth.middleware.kwargs)
 
-    def issue(self, user: User) -> str:
-        return self._auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
+    async def issue(self, user: User) -> str:
+        assert user.id is not None
+        generation = await self._revocations.generations.current(user.id)
+        return self._auth.create_token(
+            identifier=str(user.id),
+            token_unique_jwt_id=uuid.uuid4().hex,
+            token_extras={GENERATION_CLAIM: generation},
+        )
 
     def cookie(self, token: str, *, secure: bool) -> Cookie:
         lifetime = int(self._auth.default_token_expiration.total_seconds())
@@ -165,7 +181,7 @@ async def sign_in(
         await throttle.failed(email, address)
         raise Unauthorized(WRONG_CREDENTIALS)
     await throttle.succeeded(email)
-    return sessions.issue(user)
+    return await sessions.issue(user)
 
 
 def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
