@@ -6,10 +6,16 @@ import getpass
 import sys
 from argparse import Namespace
 
+from redis.exceptions import RedisError
+
 from blogops.bootstrap import INITIAL_ADMIN_FILE
 from blogqueue import ai_settings, db, users
+from blogqueue.connection import redis_client
 from blogqueue.crypto import KeyCipher, generate_key
-from blogqueue.models import Role
+from blogqueue.errors import Unavailable
+from blogqueue.models import Role, User
+from blogqueue.queues import Keys
+from blogqueue.sessions import SessionGenerations
 from blogqueue.settings import Settings
 
 
@@ -20,6 +26,21 @@ def read_password(args: Namespace) -> str:
     if not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\n")
     return getpass.getpass("Password: ")
+
+
+async def end_sessions(settings: Settings, user: User, done: str) -> None:
+    """Sign the user out everywhere (see blogqueue.sessions), after the change that calls for it."""
+    assert user.id is not None
+    redis = redis_client(settings)
+    try:
+        await SessionGenerations(redis, Keys(settings.queue_prefix)).end_sessions(user.id)
+    except RedisError as err:
+        raise Unavailable(
+            f"{done}, but the sessions of {user.email} could not be signed out: Redis at "
+            f"{settings.redis_display_url} is unreachable ({err}); run the command again while it is up"
+        ) from err
+    finally:
+        await redis.aclose()
 
 
 async def users_command(settings: Settings, args: Namespace) -> int:
@@ -38,11 +59,14 @@ async def users_command(settings: Settings, args: Namespace) -> int:
                     )
             elif args.action in {"disable", "enable"}:
                 user = await users.set_disabled(session, args.email, args.action == "disable")
+                if user.disabled:
+                    await end_sessions(settings, user, "disabled")
                 print(f"{user.email} is now {'disabled' if user.disabled else 'enabled'}")
             else:
                 user = await users.set_password(session, args.email, read_password(args))
                 (settings.secrets_dir / INITIAL_ADMIN_FILE).unlink(missing_ok=True)
-                print(f"password of {user.email} changed")
+                await end_sessions(settings, user, "password changed")
+                print(f"password of {user.email} changed; its sessions are signed out")
     finally:
         await engine.dispose()
     return 0

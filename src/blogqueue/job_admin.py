@@ -21,9 +21,10 @@ from typing import Protocol
 
 from blogqueue.errors import Conflict, Forbidden, InvalidInput, NotFound
 from blogqueue.jobqueue import JobQueue, JobSummary
-from blogqueue.queues import LISTED_STATES, JobState
+from blogqueue.queues import LISTED_STATES, JobState, is_job_id
 from blogqueue.schemas import (
     MAX_CLEAN_LIMIT,
+    MAX_PAGE,
     CleanRequest,
     CleanResult,
     FinishedState,
@@ -75,8 +76,8 @@ async def list_jobs(
     job_queue: JobQueue, state: JobState, *, owner: str | None, page: int = 1, page_size: int = 20
 ) -> JobPage:
     """One page of jobs in `state`, newest first: every job, or the jobs indexed under `owner`."""
-    if page < 1:
-        raise InvalidInput("page must be 1 or more", field="page")
+    if not 1 <= page <= MAX_PAGE:
+        raise InvalidInput(f"page must be from 1 to {MAX_PAGE}", field="page")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidInput(f"pageSize must be from 1 to {MAX_PAGE_SIZE}", field="pageSize")
     start = (page - 1) * page_size
@@ -103,8 +104,9 @@ def _owns(job: JobSummary, owner: str | None) -> bool:
 
 
 async def _reachable(job_queue: JobQueue, viewer: Viewer, job_id: str) -> JobSummary:
-    """The job, if the viewer may act on it; NotFound alike if missing or not theirs."""
-    (job,) = await job_queue.load_jobs([job_id])
+    """The job, if the viewer may act on it; NotFound alike if missing, not theirs, or not a job id
+    at all (it never reaches Redis then)."""
+    (job,) = await job_queue.load_jobs([job_id]) if is_job_id(job_id) else (None,)
     if job is None or not _owns(job, None if viewer.is_admin else str(viewer.id)):
         raise NotFound(f"job {job_id!r} does not exist (it may have been removed after finishing)")
     return job

@@ -31,6 +31,8 @@ from blogqueue.queues import (
     JobState,
     Keys,
     ensure_json_safe,
+    is_job_hash,
+    is_job_id,
     job_options,
     make_job_id,
 )
@@ -304,7 +306,9 @@ class JobQueue:
         """Each job's data and state (None: no such job), in one atomic round trip whatever their number."""
         states, rows = await self._snapshot(ids, "hgetall")
         return [
-            _summarize(Job.fromJSON(self._queue, raw, job_id), state.value) if state and raw else None
+            _summarize(Job.fromJSON(self._queue, raw, job_id), state.value)
+            if state and is_job_hash(raw)
+            else None
             for job_id, state, raw in zip(ids, states, rows, strict=True)
         ]
 
@@ -462,7 +466,7 @@ class JobQueue:
 
     async def cancel_job(self, job_id: str, reason: str = "cancelled by request") -> CancelOutcome:
         """Remove a pending job, or ask whichever worker runs it to abort it (no retry)."""
-        job = await self._queue.getJob(job_id)
+        job = await self._queue.getJob(job_id) if is_job_id(job_id) else None
         if job is None:
             raise NotFound(f"job {job_id!r} does not exist")
         state = await job.getState()

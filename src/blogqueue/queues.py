@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +24,16 @@ DEFAULT_BACKOFF_MS = 1_000
 KEEP_COMPLETED = 100
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_JOB_ID_LENGTH = 200
+_MAX_LOOKUP_LENGTH = 1_024  # Node producers' ids may be longer than ours; a bound on key names all the same
+# BullMQ's own keys beside the job hashes, `<prefix>:<queue>:<name>` (bullmq's QueueKeys, plus
+# `metrics`): a job id equal to one would read or delete BullMQ's bookkeeping as if it were a job.
+BULLMQ_KEY_NAMES = frozenset(
+    {"active", "wait", "waiting-children", "paused", "completed", "failed", "delayed", "repeat", "stalled",
+     "limiter", "prioritized", "id", "stalled-check", "meta", "pc", "events", "marker", "de", "metrics"}
+)  # fmt: skip
+_SCHEDULED_JOB_ID = re.compile(r"repeat:[^:]+(:[^:]+)*:\d+")  # a job scheduler's: repeat:<scheduler id>:<ms>
+_JOB_HASH_FIELDS = ("name", "timestamp")  # every job hash BullMQ writes has these
+_STREAM_ID = re.compile(r"(\d{1,20})(?:-(\d{1,20}))?")  # Redis: <ms>[-<seq>], each an unsigned 64-bit
 
 
 class JobName(StrEnum):
@@ -95,6 +106,26 @@ def validate_job_id(job_id: str) -> None:
         is_integer = False
     if is_integer:
         raise InvalidJob("job id cannot be an integer: it would collide with automatic ids", field="jobId")
+
+
+def is_job_id(candidate: str) -> bool:
+    """Whether BullMQ could have made or accepted this job id: an automatic (integer) id, a custom
+    id (no ':'), or a job scheduler's `repeat:<scheduler id>:<ms>`, never one of BullMQ's key names.
+    Ids from outside pass this before they become part of a Redis key name."""
+    if not 0 < len(candidate) <= _MAX_LOOKUP_LENGTH or candidate in BULLMQ_KEY_NAMES:
+        return False
+    return ":" not in candidate or _SCHEDULED_JOB_ID.fullmatch(candidate) is not None
+
+
+def is_job_hash(fields: Mapping[str, Any]) -> bool:
+    """Whether a hash read at a job's key holds a job (and not some other hash stored there)."""
+    return all(field in fields for field in _JOB_HASH_FIELDS)
+
+
+def is_stream_id(candidate: str) -> bool:
+    """Whether a client's position in the event stream (an SSE Last-Event-ID) is one Redis can read from."""
+    found = _STREAM_ID.fullmatch(candidate)
+    return found is not None and all(int(part or 0) < 2**64 for part in found.groups())
 
 
 def validate_priority(priority: int) -> None:
@@ -193,6 +224,10 @@ class Keys:
     def revoked_token(self, jti: str) -> str:
         """A signed-out session token, kept until it would have expired."""
         return f"{self.app}:revoked-token:{jti}"
+
+    def session_generation(self, user_id: int) -> str:
+        """A user's session generation: tokens issued in an older one are refused (see sessions.py)."""
+        return f"{self.app}:session-generation:{user_id}"
 
     def login_failures(self, kind: str, value: str) -> str:
         """Failed sign-ins per `email` or per client `address`."""

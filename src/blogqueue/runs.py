@@ -6,10 +6,12 @@ parallel workers never lose an increment."""
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import msgspec
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from sqlalchemy import func, update
 from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
@@ -32,6 +34,8 @@ MAX_POSTS_PER_RUN = 50
 LOCKED_RETRIES = 5
 ACTIVE_RUNS_RETRY_S = 30
 MIN_INTERVAL_MINUTES = 5  # a continuous run plans at most this often
+CRON_SAMPLES = 64  # fires of a cron pattern checked for the shortest gap (about 8 ms of croniter)
+CRON_HORIZON = timedelta(days=5 * 365)  # a cron pattern must fire within this
 FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
 
 
@@ -90,9 +94,27 @@ def _schedule_problems(spec: RunSpec) -> list[tuple[str, str]]:
         return [("intervalMinutes", "a continuous run needs either intervalMinutes or cron (not both)")]
     if spec.interval_minutes is not None and not MIN_INTERVAL_MINUTES <= spec.interval_minutes <= 7 * 24 * 60:
         return [("intervalMinutes", f"intervalMinutes must be from {MIN_INTERVAL_MINUTES} to 10080 (a week)")]
-    if spec.cron is not None and not croniter.is_valid(spec.cron):
-        return [("cron", f"{spec.cron!r} is not a valid cron pattern")]
-    return []
+    problem = _cron_problem(spec.cron, datetime.now(UTC)) if spec.cron is not None else None
+    return [("cron", problem)] if problem else []
+
+
+def _cron_problem(pattern: str, now: datetime) -> str | None:
+    """Why a cron pattern cannot drive a continuous run: invalid, never firing (within
+    CRON_HORIZON), or firing more often than intervalMinutes may (judged on its next CRON_SAMPLES fires)."""
+    if not croniter.is_valid(pattern):
+        return f"{pattern!r} is not a valid cron pattern"
+    try:
+        fires = croniter(pattern, now)
+        times = [fires.get_next(datetime) for _ in range(CRON_SAMPLES)]
+    except CroniterBadDateError:
+        times = []
+    if not times or times[0] - now > CRON_HORIZON:
+        return f"{pattern!r} never fires (not in the next {CRON_HORIZON.days // 365} years)"
+    if min(later - earlier for earlier, later in pairwise(times)) < timedelta(minutes=MIN_INTERVAL_MINUTES):
+        return (
+            f"{pattern!r} fires more often than every {MIN_INTERVAL_MINUTES} minutes, the shortest interval"
+        )
+    return None
 
 
 def validate_spec(spec: RunSpec, registry: ModelRegistry) -> None:

@@ -17,6 +17,11 @@ from blogqueue.models import RunMode
 from blogqueue.titles import TrendingWindow
 
 MAX_CLEAN_LIMIT = 10_000
+MAX_PAGE = 1_000_000  # beyond any real listing; page * pageSize stays far inside every integer type
+MAX_ROW_ID = 2**31 - 1  # row ids are INTEGER columns, 32-bit on PostgreSQL
+MAX_GRACE_MS = 2**53 - 1  # BullMQ does its arithmetic in Lua doubles
+
+RowId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)]
 
 
 # -- generation runs --------------------------------------------------------------------------
@@ -124,8 +129,8 @@ class PostOutcomePage(msgspec.Struct, rename="camel"):
 
 
 class StopRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    run_id: int | None = None  # without it: every active run of the caller (or of `userId`)
-    user_id: int | None = None
+    run_id: RowId | None = None  # without it: every active run of the caller (or of `userId`)
+    user_id: RowId | None = None
 
 
 class StopReport(msgspec.Struct, frozen=True, rename="camel"):
@@ -171,7 +176,7 @@ class JobPage(msgspec.Struct, frozen=True, rename="camel"):
 
 class CleanRequest(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     state: FinishedState
-    grace_ms: Annotated[int, msgspec.Meta(ge=0)]  # only jobs finished longer ago than this
+    grace_ms: Annotated[int, msgspec.Meta(ge=0, le=MAX_GRACE_MS)]  # only jobs finished longer ago than this
     limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_CLEAN_LIMIT)] = 1000
 
 

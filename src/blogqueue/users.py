@@ -15,6 +15,7 @@ from blogqueue.models import Role, User
 
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1_024
+MAX_EMAIL_LENGTH = 320  # RFC 3696's limit
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email takes as long as a wrong password.
@@ -23,7 +24,7 @@ _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 def normalize_email(email: str) -> str:
     email = email.strip().lower()
-    if len(email) > 320 or not _EMAIL.fullmatch(email):
+    if len(email) > MAX_EMAIL_LENGTH or not _EMAIL.fullmatch(email):
         raise InvalidInput(f"{email!r} is not an email address", field="email")
     return email
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -29,12 +30,25 @@ from webapi.controllers.jobs import JobsController
 from webapi.controllers.models import ModelsController
 from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
+from webapi.csrf import CsrfMiddleware
 from webapi.deps import provide_current_user, provide_user_row
-from webapi.errors import EXCEPTION_HANDLERS
+from webapi.errors import EXCEPTION_HANDLERS, BodyCheckedRequest
 from webapi.event_hub import EventHub
+from webapi.headers import add_security_headers
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
 POOL_TIMEOUT_S = 2.0  # a request that cannot get a database connection this fast gets a 503
+
+
+def cors_config(settings: Settings) -> CORSConfig | None:
+    """Browsers on the configured origins may call the API (with the session cookie); no others."""
+    if not settings.cors_origins:
+        return None
+    return CORSConfig(
+        allow_origins=list(settings.cors_origins),
+        allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+        allow_credentials=True,
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -104,7 +118,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        request_class=BodyCheckedRequest,
+        middleware=[CsrfMiddleware(settings.cors_origins)],
+        before_send=[add_security_headers],
         openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
+        cors_config=cors_config(settings),
     )
     app.state.revocations = revocations
     return app

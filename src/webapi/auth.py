@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
+from litestar.enums import HttpMethod
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
@@ -24,10 +25,13 @@ from blogqueue.errors import Unauthorized
 from blogqueue.login_throttle import LoginThrottle
 from blogqueue.models import Role, User
 from blogqueue.queues import Keys
+from blogqueue.schemas import MAX_ROW_ID
 from blogqueue.secrets_store import session_secret
+from blogqueue.sessions import GENERATION_CLAIM, SessionGenerations
 from blogqueue.settings import Settings
 
 SESSION_COOKIE = "blogqueue_session"
+WRONG_CREDENTIALS = "wrong email or password, or the account is disabled"
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$"]
 
 
@@ -47,11 +51,13 @@ class SignedIn(NamedTuple):
 
 
 class Revocations:
-    """Signed-out session tokens, kept in Redis until they would have expired."""
+    """Signed-out session tokens, kept in Redis until they would have expired, and each user's
+    session generation, which a password change or a disabled account moves on."""
 
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
+        self.generations = SessionGenerations(redis, keys)
 
     async def revoke(self, token: Token) -> None:
         if token.jti:
@@ -59,12 +65,31 @@ class Revocations:
             await self._redis.set(self._keys.revoked_token(str(token.jti)), "1", ex=ttl)
 
     async def is_revoked(self, token: Token) -> bool:
-        return token.jti is None or bool(await self._redis.exists(self._keys.revoked_token(str(token.jti))))
+        user_id = user_id_of(token)
+        if token.jti is None or user_id is None:
+            return True
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.exists(self._keys.revoked_token(str(token.jti)))
+            pipe.get(self._keys.session_generation(user_id))
+            signed_out, generation = await pipe.execute()
+        return bool(signed_out) or token.extras.get(GENERATION_CLAIM, 0) != int(generation or 0)
+
+
+def user_id_of(token: Token) -> int | None:
+    """The user id a token names; None when its subject is no id we issue (only a holder of the
+    signing key could have made such a token, but it is still refused, not an error)."""
+    sub = token.sub
+    if not (sub.isascii() and sub.isdigit()) or not 1 <= int(sub) <= MAX_ROW_ID:
+        return None
+    return int(sub)
 
 
 async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
+    user_id = user_id_of(token)
+    if user_id is None:
+        return None
     async with AsyncSession(connection.app.state.engine) as session:
-        user = await session.get(User, int(token.sub))
+        user = await session.get(User, user_id)
     if user is None or user.disabled or user.id is None:
         return None
     return CurrentUser(user.id, user.email, user.role)
@@ -102,8 +127,14 @@ class Sessions:
         # middleware so they can redirect) accept exactly the tokens the API accepts.
         self._middleware = auth.authentication_middleware_class(app=_end_of_stack, **auth.middleware.kwargs)
 
-    def issue(self, user: User) -> str:
-        return self._auth.create_token(identifier=str(user.id), token_unique_jwt_id=uuid.uuid4().hex)
+    async def issue(self, user: User) -> str:
+        assert user.id is not None
+        generation = await self._revocations.generations.current(user.id)
+        return self._auth.create_token(
+            identifier=str(user.id),
+            token_unique_jwt_id=uuid.uuid4().hex,
+            token_extras={GENERATION_CLAIM: generation},
+        )
 
     def cookie(self, token: str, *, secure: bool) -> Cookie:
         lifetime = int(self._auth.default_token_expiration.total_seconds())
@@ -140,18 +171,24 @@ async def sign_in(
     password: str,
     address: str,
 ) -> str:
-    """A new session token for these credentials; TooManyRequests while locked out, else Unauthorized."""
+    """A new session token for these credentials; TooManyRequests while locked out, else Unauthorized.
+    Credentials longer than any account can have are refused before they reach the throttle's keys."""
+    if len(email) > users.MAX_EMAIL_LENGTH or len(password) > users.MAX_PASSWORD_LENGTH:
+        raise Unauthorized(WRONG_CREDENTIALS)
     await throttle.check(email, address)
     user = await users.authenticate(db_session, email, password)
     if user is None:
         await throttle.failed(email, address)
-        raise Unauthorized("wrong email or password, or the account is disabled")
+        raise Unauthorized(WRONG_CREDENTIALS)
     await throttle.succeeded(email)
-    return sessions.issue(user)
+    return await sessions.issue(user)
 
 
 def require_admin(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Guard for /api/admin/*: signed-in users who are not admins get 403."""
+    """Guard for /api/admin/*: signed-in users who are not admins get 403. A preflight (OPTIONS)
+    carries no credentials, is not authenticated, and only learns the allowed methods."""
+    if connection.scope.get("method") == HttpMethod.OPTIONS:
+        return
     user = connection.user
     if not isinstance(user, CurrentUser):
         raise NotAuthorizedException("sign in first")

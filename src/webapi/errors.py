@@ -6,7 +6,7 @@ from typing import Any
 
 import structlog
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import ClientException, HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -76,6 +76,20 @@ def overloaded(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, 
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     status = 422 if isinstance(exc, ValidationException) else exc.status_code
     return _body(status, exc.detail, exc.extra or None)
+
+
+class BodyCheckedRequest(Request[Any, Any, Any]):
+    """The app's request class: a JSON body msgspec cannot read because it nests deeper than
+    Python's recursion limit, or has strings that are not UTF-8, is the client's error (400),
+    as other malformed JSON already is, not an unexpected one."""
+
+    async def json(self) -> Any:
+        try:
+            return await super().json()
+        except RecursionError as err:
+            raise ClientException("the request body nests too deeply to read") from err
+        except UnicodeDecodeError as err:
+            raise ClientException("the request body has text that is not valid UTF-8") from err
 
 
 def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:

@@ -10,10 +10,13 @@ from cryptography.fernet import Fernet
 from blogops.supervisor import Supervisor
 from blogqueue import ai_settings, db, users
 from blogqueue.ai_settings import AiSettingsUpdate
+from blogqueue.connection import redis_client
 from blogqueue.crypto import KeyCipher
+from blogqueue.queues import Keys
 from blogqueue.registry import load_registry
+from blogqueue.sessions import SessionGenerations
 from blogqueue.settings import Settings
-from tests.conftest import REPO, make_settings, worker_env
+from tests.conftest import REPO, free_port, make_settings, worker_env
 
 
 def blogqueue(
@@ -106,3 +109,37 @@ def test_up_runs_the_configured_number_of_api_processes(tmp_path: Path) -> None:
     api = Supervisor(settings).apps[0]
     assert api.name == "api"
     assert api.argv[api.argv.index("--workers") + 1] == "3"
+
+
+def test_set_password_and_disable_sign_the_user_out_in_redis(sqlite_settings: Settings) -> None:
+    async def generation() -> int:
+        redis = redis_client(sqlite_settings)
+        try:
+            engine = db.create_engine(sqlite_settings)
+            async with db.session_factory(engine)() as session:
+                user = await users.get_by_email(session, "s@example.com")
+            await engine.dispose()
+            assert user.id is not None
+            return await SessionGenerations(redis, Keys(sqlite_settings.queue_prefix)).current(user.id)
+        finally:
+            await redis.aclose()
+
+    assert (
+        blogqueue(
+            sqlite_settings, "users", "create", "--email", "s@example.com", "--password", "first-pass"
+        ).returncode
+        == 0
+    )
+    assert asyncio.run(generation()) == 0
+    changed = blogqueue(
+        sqlite_settings, "users", "set-password", "--email", "s@example.com", "--password", "second-pass"
+    )
+    assert changed.returncode == 0, changed.stderr
+    assert "signed out" in changed.stdout
+    assert asyncio.run(generation()) == 1
+    assert blogqueue(sqlite_settings, "users", "disable", "--email", "s@example.com").returncode == 0
+    assert asyncio.run(generation()) == 2
+    unreachable = blogqueue(sqlite_settings, "users", "set-password", "--email", "s@example.com",
+                            "--password", "third-pass", REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # fmt: skip
+    assert unreachable.returncode == 1
+    assert "could not be signed out" in unreachable.stderr and "Traceback" not in unreachable.stderr

@@ -1,12 +1,13 @@
 from pathlib import Path
 
+import msgspec
 import pytest
 from sqlmodel import select
 
 from blogqueue import db, posts, runs, users
 from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import JobQueue
-from blogqueue.models import BlogPost, GenerationRun
+from blogqueue.models import BlogPost, GenerationRun, RunMode
 from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
@@ -28,6 +29,11 @@ SPEC = RunSpec(model="offline", source=Source.POPULAR, media_type=MediaType.MOVI
         ({"filters": TitleFilters(year_to=3000)}, "filters.yearTo"),
         ({"model": "gpt-4"}, "model"),
         ({"model": "nope"}, "model"),
+        ({"mode": RunMode.CONTINUOUS, "cron": "0 0 31 2 *"}, "cron"),  # never fires
+        ({"mode": RunMode.CONTINUOUS, "cron": "* * * * *"}, "cron"),  # every minute
+        ({"mode": RunMode.CONTINUOUS, "cron": "0,3 9 * * 1"}, "cron"),  # twice, 3 minutes apart
+        ({"mode": RunMode.CONTINUOUS, "cron": "0 */10 * * * *"}, "cron"),  # croniter's 6th field: seconds
+        ({"mode": RunMode.CONTINUOUS, "cron": "58,1 0,23 1,31 12,1 *"}, "cron"),  # 3 min over New Year
     ],
 )
 def test_invalid_specs_name_the_field(changes: dict[str, object], field: str) -> None:
@@ -35,6 +41,11 @@ def test_invalid_specs_name_the_field(changes: dict[str, object], field: str) ->
     with pytest.raises(InvalidInput) as info:
         runs.validate_spec(spec, load_registry())
     assert info.value.field == field
+
+
+@pytest.mark.parametrize("cron", ["*/5 * * * *", "0 9 * * 1-5", "0 0 29 2 *", "@daily"])
+def test_cron_patterns_at_least_five_minutes_apart_are_accepted(cron: str) -> None:
+    runs.validate_spec(msgspec.structs.replace(SPEC, mode=RunMode.CONTINUOUS, cron=cron), load_registry())
 
 
 async def test_a_run_is_stored_with_its_planning_job(db_settings: Settings) -> None:

@@ -134,3 +134,16 @@ def test_markdown_from_a_model_cannot_run_script() -> None:
     assert "<script" not in html
     assert "<img" not in html
     assert 'href="javascript' not in html
+
+
+async def test_no_page_breaks_the_content_security_policy(page: Page, site: Site) -> None:
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
+    )
+    await sign_in(page, site)
+    for path in ("/admin/blog/auto-generate", "/admin/settings/ai", "/admin/blog/posts", "/admin/queue"):
+        await page.goto(site.url + path)
+        await page.wait_for_load_state("networkidle")
+    assert blocked == []

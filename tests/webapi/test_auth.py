@@ -1,10 +1,12 @@
+from argparse import Namespace
 from typing import Any
 
 from litestar.testing import AsyncTestClient
 
+from blogops.manage import users_command
 from blogqueue import db, users
 from blogqueue.settings import Settings
-from tests.webapi.conftest import PASSWORD, Site, create_accounts
+from tests.webapi.conftest import PASSWORD, Site, create_accounts, sign_in
 from webapi.app import create_app
 from webapi.auth import SESSION_COOKIE
 
@@ -81,3 +83,20 @@ async def test_a_token_signed_with_another_secret_is_refused(sqlite_settings: Se
         forged = {"Authorization": f"Bearer {response.json()['token']}"}
     async with AsyncTestClient(create_app(sqlite_settings)) as client:
         assert (await client.get("/api/auth/me", headers=forged)).status_code == 401
+
+
+async def test_a_password_change_or_disabling_signs_the_user_out_everywhere(site: Site) -> None:
+    old = site.headers["alice"]
+    await users_command(site.settings, Namespace(action="set-password", email="alice@example.com",
+                                                 password="a-new-password"))  # fmt: skip
+    refused = await site.client.get("/api/auth/me", headers=old)
+    assert refused.status_code == 401 and refused.json()["error"]
+    assert (await site.client.get("/api/auth/me", headers=site.headers["bob"])).status_code == 200
+    new = await sign_in(site.client, "alice@example.com", "a-new-password")
+    assert (await site.client.get("/api/auth/me", headers=new)).status_code == 200
+
+    await users_command(site.settings, Namespace(action="disable", email="alice@example.com", password=None))
+    await users_command(site.settings, Namespace(action="enable", email="alice@example.com", password=None))
+    assert (await site.client.get("/api/auth/me", headers=new)).status_code == 401  # not back when re-enabled
+    again = await sign_in(site.client, "alice@example.com", "a-new-password")
+    assert (await site.client.get("/api/auth/me", headers=again)).status_code == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
@@ -12,12 +12,13 @@ from litestar.security.jwt import Token
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.login_throttle import LoginThrottle
+from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions, client_address, sign_in
 
 
 class Credentials(msgspec.Struct):
-    email: str
-    password: str
+    email: Annotated[str, msgspec.Meta(max_length=MAX_EMAIL_LENGTH)]
+    password: Annotated[str, msgspec.Meta(max_length=MAX_PASSWORD_LENGTH)]
 
 
 class TokenResponse(msgspec.Struct):

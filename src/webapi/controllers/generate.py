@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,9 +17,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue import run_events, run_views, runs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun, User
+from blogqueue.queues import is_stream_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import RunSpec
 from blogqueue.schemas import (
+    MAX_ROW_ID,
     AutoGenerateRequest,
     PostOutcomePage,
     StartedRun,
@@ -29,11 +31,10 @@ from blogqueue.schemas import (
 )
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
-from webapi.event_hub import EventHub, stream_id
+from webapi.event_hub import EventHub
 
 BASE = "/api/admin/blog/auto-generate"
-MAX_ID = 2**63 - 1  # what the databases' integer keys hold
-OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)]
 
 
 async def _start(
@@ -92,7 +93,7 @@ class AutoGenerateController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
-        run_id: FromPath[int],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
         page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=100)] = 50,  # noqa: N803
     ) -> PostOutcomePage:
@@ -123,11 +124,10 @@ class AutoGenerateController(Controller):
         userId: OptionalId = None,  # noqa: N803
     ) -> ServerSentEvent:
         last_id = request.headers.get("last-event-id") or None
-        if last_id is not None:
-            try:
-                stream_id(last_id)
-            except ValueError:
-                raise ClientException("Last-Event-ID must be an event id this stream sent") from None
+        if last_id is not None and not is_stream_id(last_id):
+            raise ClientException(
+                "Last-Event-ID must be the id of an event this stream sent, such as 1700000000000-0"
+            )
         subscriber = event_hub.subscribe(str(userId or request.user.id), runId)
         follow = event_hub.follow(subscriber, last_id)
         return ServerSentEvent(_messages(follow))

@@ -20,6 +20,7 @@ from blogqueue.providers import PROVIDERS, keyed
 from blogqueue.queues import LISTED_STATES, JobState
 from blogqueue.registry import AiModel, ModelRegistry
 from blogqueue.run_views import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
+from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
@@ -112,10 +113,10 @@ class AdminPages(Controller):
         self,
         current_user: NamedDependency[CurrentUser],
         db_session: NamedDependency[AsyncSession],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         status: FromQuery[str | None] = None,
         mediaType: FromQuery[str | None] = None,  # noqa: N803 - the API's query names
-        runId: FromQuery[int | None] = None,  # noqa: N803
+        runId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)] = None,  # noqa: N803
     ) -> Template:
         filters = posts.PostFilters(
             status=_enum_or_none(PostStatus, status),
@@ -156,7 +157,7 @@ class AdminPages(Controller):
         current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
         job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
     ) -> Template:
         chosen = _enum_or_none(JobState, job_state) or JobState.WAITING
         report = await job_admin.queue_report(job_queue)

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.errors import TooManyRequests, Unauthorized
 from blogqueue.login_throttle import LoginThrottle
+from blogqueue.users import MAX_EMAIL_LENGTH
 from webapi.auth import SESSION_COOKIE, Sessions, client_address, sign_in
 from webapi.pages.session import EXCLUDE, safe_next
 
@@ -58,9 +59,10 @@ class SiteController(Controller):
         try:
             token = await sign_in(db_session, throttle, sessions, data.email, data.password, address)
         except TooManyRequests as err:
-            return _form(data.email, target, err.message, 429)
+            return _form(data.email[:MAX_EMAIL_LENGTH], target, err.message, 429)
         except Unauthorized:
-            return _form(data.email, target, "Wrong email or password, or the account is disabled.", 401)
+            shown = data.email[:MAX_EMAIL_LENGTH]
+            return _form(shown, target, "Wrong email or password, or the account is disabled.", 401)
         cookie = sessions.cookie(token, secure=request.url.scheme == "https")
         return Redirect(target, status_code=303, cookies=[cookie])
 
