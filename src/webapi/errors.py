@@ -7,7 +7,10 @@ from typing import Any
 import structlog
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR, HTTP_503_SERVICE_UNAVAILABLE
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import OperationalError
 
 from blogqueue.errors import (
     BlogQueueError,
@@ -52,9 +55,24 @@ def blogqueue_error(_: Request[Any, Any, Any], exc: BlogQueueError) -> Response[
     return _body(status, exc.message, details, headers)
 
 
+def _litestar_details(extra: object) -> list[dict[str, object]] | None:
+    """Litestar's validation messages (`key`, `message`, `source`) in our shape (`field`, `message`)."""
+    if not isinstance(extra, list):
+        return None
+    items = [item for item in extra if isinstance(item, dict) and "message" in item]
+    details = [{"field": item.get("key"), "message": item["message"]} for item in items]
+    return [{k: v for k, v in detail.items() if v is not None} for detail in details] or None
+
+
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     status = 422 if isinstance(exc, ValidationException) else exc.status_code
-    return _body(status, exc.detail, exc.extra or None)
+    return _body(status, exc.detail, _litestar_details(exc.extra))
+
+
+def unreachable(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
+    """A dropped or refused connection to Redis or the database: the caller may try again later."""
+    log.warning("dependency_unreachable", error=repr(exc))
+    return _body(HTTP_503_SERVICE_UNAVAILABLE, "Redis or the database cannot be reached; try again shortly")
 
 
 def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, object]]:
@@ -65,5 +83,8 @@ def unexpected_error(_: Request[Any, Any, Any], exc: Exception) -> Response[dict
 EXCEPTION_HANDLERS = {
     BlogQueueError: blogqueue_error,
     HTTPException: http_error,
+    RedisConnectionError: unreachable,
+    RedisTimeoutError: unreachable,
+    OperationalError: unreachable,
     Exception: unexpected_error,
 }

@@ -173,7 +173,7 @@ async def test_bad_query_parameters_are_422_naming_the_parameter(site: Site) -> 
         body = response.json()
         assert body["status"] == 422
         assert body["error"]
-        assert [detail["key"] for detail in body["details"]] == [name], (name, value, body)
+        assert [detail["field"] for detail in body["details"]] == [name], (name, value, body)
     edge = await site.client.get(URL, params={"pageSize": 100}, headers=site.headers["alice"])
     assert edge.status_code == 200
 
