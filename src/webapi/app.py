@@ -7,7 +7,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -31,6 +30,7 @@ from webapi.controllers.posts import PostsController
 from webapi.controllers.queue import QueueController
 from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS
+from webapi.openapi import openapi_config
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
 
@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
     )
     app.state.revocations = revocations
     return app

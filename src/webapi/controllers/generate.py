@@ -21,6 +21,7 @@ from blogqueue.registry import ModelRegistry
 from blogqueue.schemas import AutoGenerateRequest, StartedRun, StatusResponse, StopRequest, StopResponse
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
+from webapi.openapi import errors
 
 log = structlog.get_logger("webapi.events")
 
@@ -34,7 +35,12 @@ class AutoGenerateController(Controller):
     tags = ["generation"]
     guards = [require_admin]
 
-    @post("/", status_code=202, summary="Start a batch or continuous generation run")
+    @post(
+        "/",
+        status_code=202,
+        summary="Start a batch or continuous generation run",
+        responses=errors(403, 409, 422),
+    )
     async def start(
         self,
         data: JSONBody[AutoGenerateRequest],
@@ -56,7 +62,11 @@ class AutoGenerateController(Controller):
             estimate=run_views.estimate(spec, registry),
         )
 
-    @get("/status", summary="Active and recent runs with progress, posts, cost and logs; queue metrics")
+    @get(
+        "/status",
+        summary="Active and recent runs with progress, posts, cost and logs; queue metrics",
+        responses=errors(403, 422),
+    )
     async def status(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -69,7 +79,12 @@ class AutoGenerateController(Controller):
         views = [await run_views.describe(db_session, job_queue, run) for run in found]
         return StatusResponse(views, await job_queue.get_queue_metrics())
 
-    @post("/stop", status_code=200, summary="Stop a run (or all active runs): idempotent")
+    @post(
+        "/stop",
+        status_code=200,
+        summary="Stop a run (or all active runs): idempotent",
+        responses=errors(403, 404, 422),
+    )
     async def stop(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -85,7 +100,12 @@ class AutoGenerateController(Controller):
         reason = f"stopped by {request.user.email}"
         return StopResponse([await runs.stop_run(db_session, job_queue, run, reason) for run in targets])
 
-    @get("/events", summary="Server-Sent Events: progress, log lines, post saved/failed, run finished")
+    @get(
+        "/events",
+        summary="Server-Sent Events: progress, log lines, post saved/failed, run finished",
+        media_type="text/event-stream",
+        responses=errors(403, 422),
+    )
     async def events(
         self,
         request: Request[CurrentUser, Any, Any],
