@@ -17,6 +17,8 @@ from blogqueue.models import RunMode
 from blogqueue.titles import TrendingWindow
 
 MAX_CLEAN_LIMIT = 10_000
+MAX_ID = 2**63 - 1  # the database's integer ceiling: a larger id is a 422, not an overflow
+MAX_PAGE = 1_000_000  # page * pageSize stays an integer Redis and the database accept
 
 
 # -- generation runs --------------------------------------------------------------------------

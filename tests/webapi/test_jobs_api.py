@@ -89,7 +89,8 @@ def _named(response: Any) -> set[str]:
 async def test_bad_listing_parameters_are_422_naming_the_parameter(site: Site) -> None:
     cases = [({"state": "sleeping"}, "state"), ({"state": "waiting", "page": 0}, "page"),
              ({"state": "waiting", "pageSize": 101}, "pageSize"), ({"state": "waiting", "pageSize": "x"}, "pageSize"),
-             ({"state": "waiting", "userId": "abc"}, "userId"), ({"state": "waiting", "userId": 0}, "userId")]  # fmt: skip
+             ({"state": "waiting", "userId": "abc"}, "userId"), ({"state": "waiting", "userId": 0}, "userId"),
+             ({"state": "waiting", "page": 10**21}, "page"), ({"state": "waiting", "userId": 2**63}, "userId")]  # fmt: skip
     for params, field in cases:
         response = await site.client.get("/api/jobs", params=params, headers=site.headers["admin"])
         assert response.status_code == 422, (params, response.text)

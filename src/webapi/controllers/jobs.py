@@ -13,7 +13,7 @@ from blogqueue import job_admin
 from blogqueue.job_admin import MAX_PAGE_SIZE
 from blogqueue.jobqueue import JobQueue
 from blogqueue.queues import LISTED_STATES
-from blogqueue.schemas import JobDetail, JobItem, JobPage
+from blogqueue.schemas import MAX_ID, MAX_PAGE, JobDetail, JobItem, JobPage
 from webapi.auth import CurrentUser
 from webapi.openapi import errors
 
@@ -40,10 +40,11 @@ class JobsController(Controller):
                 name="state", enum=[state.value for state in LISTED_STATES], description="Job state"
             ),
         ],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 20,  # noqa: N803
         userId: Annotated[  # noqa: N803
-            int | None, QueryParameter(ge=1, description="Only this user's jobs (users: only their own id)")
+            int | None,
+            QueryParameter(ge=1, le=MAX_ID, description="Only this user's jobs (users: only their own id)"),
         ] = None,
     ) -> JobPage:
         state = job_admin.parse_state(job_state)

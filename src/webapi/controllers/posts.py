@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import posts
 from blogqueue.models import BlogPost, PostStatus
+from blogqueue.schemas import MAX_ID, MAX_PAGE
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
 from webapi.openapi import errors
@@ -89,16 +90,18 @@ class PostsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        page: Annotated[int, QueryParameter(ge=1)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,  # noqa: N803
         status: FromQuery[PostStatus | None] = None,
         mediaType: FromQuery[MediaType | None] = None,  # noqa: N803
         source: FromQuery[Source | None] = None,
         model: FromQuery[str | None] = None,
-        runId: FromQuery[int | None] = None,  # noqa: N803
+        runId: Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)] = None,  # noqa: N803
         userId: Annotated[  # noqa: N803
             int | None,
-            QueryParameter(description="An author; users still see only published posts of others"),
+            QueryParameter(
+                ge=1, le=MAX_ID, description="An author; users still see only published posts of others"
+            ),
         ] = None,
     ) -> PostPage:
         filters = posts.PostFilters(
