@@ -37,7 +37,8 @@ class AiModel(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     status: Status
     max_output_tokens: Annotated[int, msgspec.Meta(gt=0)]
     accepts_temperature: bool
-    prices: Annotated[tuple[Price, ...], msgspec.Meta(min_length=1)]
+    # A list, not a tuple: Litestar documents `tuple[Price, ...]` items as "Price or anything".
+    prices: Annotated[list[Price], msgspec.Meta(min_length=1)]
     prices_read_on: date
     max_tokens_param: TokenParam | None = None  # None only for the offline generator
     shutdown_date: date | None = None

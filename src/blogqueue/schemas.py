@@ -208,3 +208,24 @@ class QueueReport(QueueMetrics, frozen=True, rename="camel"):
             description="failed / (completed + failed) over the last hour, 0-1; null when none finished"
         ),
     ]
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):
+    message: str
+    field: Annotated[
+        str | None,
+        msgspec.Meta(description="The body field or the query/path parameter at fault, when there is one"),
+    ] = None
+
+
+class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    """Every error answer of the API: what went wrong, for a person, and the HTTP status again."""
+
+    error: str
+    status: int
+    details: Annotated[
+        list[ErrorDetail] | None, msgspec.Meta(description="One entry per bad field (422), when any")
+    ] = None

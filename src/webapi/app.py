@@ -8,7 +8,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,6 +34,7 @@ from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS, BodyCheckedRequest
 from webapi.event_hub import EventHub
 from webapi.headers import add_security_headers
+from webapi.openapi import openapi_config
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
 POOL_TIMEOUT_S = 2.0  # a request that cannot get a database connection this fast gets a 503
@@ -121,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_class=BodyCheckedRequest,
         middleware=[CsrfMiddleware(settings.cors_origins)],
         before_send=[add_security_headers],
-        openapi_config=OpenAPIConfig(title="BlogQueue", version="0.1.0", path="/schema"),
+        openapi_config=openapi_config(),
         cors_config=cors_config(settings),
     )
     app.state.revocations = revocations

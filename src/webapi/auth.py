@@ -109,6 +109,7 @@ def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
         key=SESSION_COOKIE,
         samesite="lax",
         default_token_expiration=timedelta(hours=settings.session_hours),
+        description="`Authorization: Bearer <token>` with the token from POST /api/auth/login",
     )
 
 

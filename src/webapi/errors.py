@@ -73,9 +73,18 @@ def overloaded(_: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, 
     return _body(503, message, headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+def _litestar_details(extra: object) -> list[dict[str, object]] | None:
+    """Litestar's validation messages (`key`, `message`, `source`) in our shape (`field`, `message`)."""
+    if not isinstance(extra, list):
+        return None
+    items = [item for item in extra if isinstance(item, dict) and "message" in item]
+    details = [{"field": item.get("key"), "message": item["message"]} for item in items]
+    return [{k: v for k, v in detail.items() if v is not None} for detail in details] or None
+
+
 def http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, object]]:
     status = 422 if isinstance(exc, ValidationException) else exc.status_code
-    return _body(status, exc.detail, exc.extra or None)
+    return _body(status, exc.detail, _litestar_details(exc.extra))
 
 
 class BodyCheckedRequest(Request[Any, Any, Any]):

@@ -86,3 +86,14 @@ async def test_openapi_schema_lists_the_routes(settings: Settings) -> None:
     assert response.status_code == 200
     paths = response.json()["paths"]
     assert {"/healthz", "/readyz", "/api/admin/queue/metrics"} <= set(paths)
+
+
+async def test_an_unreachable_redis_is_503_in_the_error_shape(site: Site) -> None:
+    """Every signed-in request asks Redis whether its token was revoked; without Redis that is a 503."""
+    dead = make_settings(f"redis://127.0.0.1:{free_port()}/0", site.settings.data_dir,
+                         database_url_env=site.settings.database_url_env)  # fmt: skip
+    async with AsyncTestClient(create_app(dead)) as client:
+        response = await client.get("/api/auth/me", headers=site.headers["alice"])
+    assert response.status_code == 503, response.text
+    assert response.json() == {"error": "Redis is busy or unreachable; try again shortly", "status": 503}
+    assert response.headers["retry-after"] == "1"

@@ -166,6 +166,7 @@ async def test_bad_query_parameters_are_422_naming_the_parameter(site: Site) -> 
     cases = [
         ("page", "0"), ("page", "abc"), ("pageSize", "0"), ("pageSize", "101"), ("status", "archived"),
         ("mediaType", "book"), ("source", "nowhere"), ("runId", "x"), ("userId", "1.5"),
+        ("page", str(10**21)), ("runId", str(2**63)), ("userId", str(-(10**26))),
     ]  # fmt: skip
     for name, value in cases:
         response = await site.client.get(URL, params={name: value}, headers=site.headers["alice"])
@@ -173,7 +174,7 @@ async def test_bad_query_parameters_are_422_naming_the_parameter(site: Site) -> 
         body = response.json()
         assert body["status"] == 422
         assert body["error"]
-        assert [detail["key"] for detail in body["details"]] == [name], (name, value, body)
+        assert [detail["field"] for detail in body["details"]] == [name], (name, value, body)
     edge = await site.client.get(URL, params={"pageSize": 100}, headers=site.headers["alice"])
     assert edge.status_code == 200
 

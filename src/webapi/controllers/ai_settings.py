@@ -13,13 +13,14 @@ from blogqueue.crypto import KeyCipher
 from blogqueue.models import User
 from blogqueue.registry import ModelRegistry
 from blogqueue.settings import Settings
+from webapi.openapi import errors
 
 
 class AiSettingsController(Controller):
     path = "/api/user/ai-settings"
     tags = ["ai settings"]
 
-    @get("/", summary="Preferred model and which provider keys are set (never the keys)")
+    @get("/", summary="Preferred model and which provider keys are set (never the keys)", responses=errors())
     async def read(
         self,
         user_row: NamedDependency[User],
@@ -28,7 +29,12 @@ class AiSettingsController(Controller):
     ) -> AiSettingsView:
         return await ai_settings.get_ai_settings(db_session, settings, user_row)
 
-    @post("/", summary="Change the preferred model and set or remove keys (null removes)", status_code=200)
+    @post(
+        "/",
+        summary="Change the preferred model and set or remove keys (null removes)",
+        status_code=200,
+        responses=errors(422),
+    )
     async def update(
         self,
         data: JSONBody[AiSettingsUpdate],

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue.login_throttle import LoginThrottle
 from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions, client_address, sign_in
+from webapi.openapi import PUBLIC, errors
 
 
 class Credentials(msgspec.Struct):
@@ -29,7 +30,13 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", summary="Sign in: returns a bearer token and sets the session cookie", status_code=200)
+    @post(
+        "/login",
+        summary="Sign in: returns a bearer token and sets the session cookie",
+        status_code=200,
+        security=PUBLIC,
+        responses=errors(401, 422, 429, 503, public=True),
+    )
     async def login(
         self,
         request: Request[Any, Any, Any],
@@ -44,7 +51,12 @@ class AuthController(Controller):
             TokenResponse(token), cookies=[sessions.cookie(token, secure=request.url.scheme == "https")]
         )
 
-    @post("/logout", summary="Sign out: revokes the token and clears the cookie", status_code=200)
+    @post(
+        "/logout",
+        summary="Sign out: revokes the token and clears the cookie",
+        status_code=200,
+        responses=errors(),
+    )
     async def logout(
         self, request: Request[CurrentUser, Token, Any], sessions: NamedDependency[Sessions]
     ) -> Response[dict[str, bool]]:
@@ -53,6 +65,6 @@ class AuthController(Controller):
         response.delete_cookie(SESSION_COOKIE)
         return response
 
-    @get("/me", summary="The signed-in user")
+    @get("/me", summary="The signed-in user", responses=errors())
     async def me(self, request: Request[CurrentUser, Token, Any]) -> CurrentUser:
         return request.user

@@ -32,6 +32,7 @@ from blogqueue.schemas import (
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
 from webapi.event_hub import EventHub
+from webapi.openapi import errors
 
 BASE = "/api/admin/blog/auto-generate"
 OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)]
@@ -50,7 +51,12 @@ class AutoGenerateController(Controller):
     tags = ["generation"]
     guards = [require_admin]
 
-    @post("/", status_code=202, summary="Start a batch or continuous generation run")
+    @post(
+        "/",
+        status_code=202,
+        summary="Start a batch or continuous generation run",
+        responses=errors(403, 409, 422),
+    )
     async def start(
         self,
         data: JSONBody[AutoGenerateRequest],
@@ -73,7 +79,11 @@ class AutoGenerateController(Controller):
             estimate=run_views.estimate(spec, registry),
         )
 
-    @get("/status", summary="A page of runs, active first: progress, posts, cost, logs; queue metrics")
+    @get(
+        "/status",
+        summary="A page of runs, active first: progress, posts, cost, logs; queue metrics",
+        responses=errors(403, 422),
+    )
     async def status(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -88,7 +98,11 @@ class AutoGenerateController(Controller):
             db_session, job_queue, userId or request.user.id, run_id=runId, page=page, page_size=pageSize
         )
 
-    @get("/runs/{run_id:int}/posts", summary="A page of a run's post jobs: state, reason, the post written")
+    @get(
+        "/runs/{run_id:int}/posts",
+        summary="A page of a run's post jobs: state, reason, the post written",
+        responses=errors(403, 404, 422),
+    )
     async def outcomes(
         self,
         db_session: NamedDependency[AsyncSession],
@@ -99,7 +113,12 @@ class AutoGenerateController(Controller):
     ) -> PostOutcomePage:
         return await run_views.post_outcomes(db_session, job_queue, run_id, page=page, page_size=pageSize)
 
-    @post("/stop", status_code=200, summary="Stop a run (or all active runs): idempotent")
+    @post(
+        "/stop",
+        status_code=200,
+        summary="Stop a run (or all active runs): idempotent",
+        responses=errors(403, 404, 422),
+    )
     async def stop(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -115,7 +134,12 @@ class AutoGenerateController(Controller):
         reason = f"stopped by {request.user.email}"
         return StopResponse([await runs.stop_run(db_session, job_queue, run, reason) for run in targets])
 
-    @get("/events", summary="Server-Sent Events: progress, log lines, post saved/failed, run finished")
+    @get(
+        "/events",
+        summary="Server-Sent Events: progress, log lines, post saved/failed, run finished",
+        media_type="text/event-stream",
+        responses=errors(403, 422),
+    )
     async def events(
         self,
         request: Request[CurrentUser, Any, Any],

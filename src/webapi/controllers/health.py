@@ -5,10 +5,12 @@ from __future__ import annotations
 import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blogqueue import db
 from blogqueue.jobqueue import JobQueue
+from webapi.openapi import PUBLIC, errors
 
 
 class Readiness(msgspec.Struct):
@@ -22,11 +24,21 @@ class Readiness(msgspec.Struct):
 class HealthController(Controller):
     tags = ["health"]
 
-    @get("/healthz", summary="The process is up")
+    @get("/healthz", summary="The process is up", security=PUBLIC, responses=errors(public=True))
     async def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", summary="Redis and the database are reachable; live workers are counted")
+    @get(
+        "/readyz",
+        summary="Redis and the database are reachable; live workers are counted",
+        security=PUBLIC,
+        responses={
+            **errors(public=True),
+            503: ResponseSpec(
+                Readiness, description="Not ready: `reasons` says why", generate_examples=False
+            ),
+        },
+    )
     async def readyz(
         self, job_queue: NamedDependency[JobQueue], engine: NamedDependency[AsyncEngine]
     ) -> Response[Readiness]:

@@ -15,6 +15,7 @@ from blogqueue.jobqueue import JobQueue
 from blogqueue.queues import LISTED_STATES
 from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID, JobDetail, JobItem, JobPage
 from webapi.auth import CurrentUser
+from webapi.openapi import errors
 
 
 class JobsController(Controller):
@@ -24,7 +25,11 @@ class JobsController(Controller):
     # Arguments carry the wire names: Litestar names the argument, not a query alias, in
     # validation errors (litestar-org/litestar#4215), and a client must see the name it sent.
     # `state` is reserved for the app state, so that one arrives as text and job_admin parses it.
-    @get("/", summary="The caller's jobs in one state, newest first (admins: everyone's, or one user's)")
+    @get(
+        "/",
+        summary="The caller's jobs in one state, newest first (admins: everyone's, or one user's)",
+        responses=errors(403, 422),
+    )
     async def list_jobs(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -48,7 +53,11 @@ class JobsController(Controller):
         owner = job_admin.listing_owner(request.user, userId)
         return await job_admin.list_jobs(job_queue, state, owner=owner, page=page, page_size=pageSize)
 
-    @get("/{job_id:str}", summary="One job with its options, logs, stack trace and return value")
+    @get(
+        "/{job_id:str}",
+        summary="One job with its options, logs, stack trace and return value",
+        responses=errors(404),
+    )
     async def read(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -57,7 +66,12 @@ class JobsController(Controller):
     ) -> JobDetail:
         return await job_admin.get_job(job_queue, request.user, job_id)
 
-    @post("/{job_id:str}/retry", summary="Move a failed job back to waiting (409 otherwise)", status_code=200)
+    @post(
+        "/{job_id:str}/retry",
+        summary="Move a failed job back to waiting (409 otherwise)",
+        status_code=200,
+        responses=errors(404, 409),
+    )
     async def retry(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -66,7 +80,12 @@ class JobsController(Controller):
     ) -> JobItem:
         return await job_admin.retry_job(job_queue, request.user, job_id)
 
-    @post("/{job_id:str}/promote", summary="Run a delayed job now (409 otherwise)", status_code=200)
+    @post(
+        "/{job_id:str}/promote",
+        summary="Run a delayed job now (409 otherwise)",
+        status_code=200,
+        responses=errors(404, 409),
+    )
     async def promote(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -75,7 +94,11 @@ class JobsController(Controller):
     ) -> JobItem:
         return await job_admin.promote_job(job_queue, request.user, job_id)
 
-    @delete("/{job_id:str}", summary="Remove a job that is not running (409 for an active job: cancel it)")
+    @delete(
+        "/{job_id:str}",
+        summary="Remove a job that is not running (409 for an active job: cancel it)",
+        responses=errors(404, 409),
+    )
     async def remove(
         self,
         request: Request[CurrentUser, Any, Any],

@@ -6,12 +6,17 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 
 from blogqueue.registry import AiModel, ModelRegistry
+from webapi.openapi import errors
 
 
 class ModelsController(Controller):
     path = "/api/ai/models"
     tags = ["ai settings"]
 
-    @get("/", summary="Every model with provider, status (and replacement), limits and prices")
+    @get(
+        "/",
+        summary="Every model with provider, status (and replacement), limits and prices",
+        responses=errors(),
+    )
     async def list_models(self, registry: NamedDependency[ModelRegistry]) -> list[AiModel]:
         return registry.all()

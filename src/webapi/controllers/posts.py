@@ -17,6 +17,7 @@ from blogqueue.models import BlogPost, PostStatus
 from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
+from webapi.openapi import errors
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -84,7 +85,7 @@ class PostsController(Controller):
 
     # Arguments carry the wire names: Litestar reports the argument's name, not a query alias, in
     # validation errors (litestar-org/litestar#4215), and a client must see the name it sent.
-    @get("/", summary="Posts the caller may see, newest first, filtered and paged")
+    @get("/", summary="Posts the caller may see, newest first, filtered and paged", responses=errors(422))
     async def list_posts(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -109,7 +110,7 @@ class PostsController(Controller):
         rows, total = await posts.list_posts(db_session, request.user, filters, page=page, page_size=pageSize)
         return PostPage([_summary(row) for row in rows], page, pageSize, total)
 
-    @get("/{slug:str}", summary="One post with its markdown body")
+    @get("/{slug:str}", summary="One post with its markdown body", responses=errors(404))
     async def read(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -118,7 +119,12 @@ class PostsController(Controller):
     ) -> Post:
         return _post(await posts.get_visible_post(db_session, request.user, slug))
 
-    @post("/{slug:str}/publish", summary="Publish a complete post (author or admin)", status_code=200)
+    @post(
+        "/{slug:str}/publish",
+        summary="Publish a complete post (author or admin)",
+        status_code=200,
+        responses=errors(403, 404, 409),
+    )
     async def publish(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -127,7 +133,12 @@ class PostsController(Controller):
     ) -> Post:
         return _post(await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED))
 
-    @post("/{slug:str}/unpublish", summary="Turn a post back into a draft (author or admin)", status_code=200)
+    @post(
+        "/{slug:str}/unpublish",
+        summary="Turn a post back into a draft (author or admin)",
+        status_code=200,
+        responses=errors(403, 404),
+    )
     async def unpublish(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -136,7 +147,11 @@ class PostsController(Controller):
     ) -> Post:
         return _post(await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT))
 
-    @delete("/{slug:str}", summary="Delete a post and free its title for later runs (author or admin)")
+    @delete(
+        "/{slug:str}",
+        summary="Delete a post and free its title for later runs (author or admin)",
+        responses=errors(403, 404),
+    )
     async def remove(
         self,
         request: Request[CurrentUser, Any, Any],

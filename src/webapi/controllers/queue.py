@@ -10,6 +10,7 @@ from blogqueue import job_admin
 from blogqueue.jobqueue import JobQueue
 from blogqueue.schemas import CleanRequest, CleanResult, QueueReport
 from webapi.auth import require_admin
+from webapi.openapi import errors
 
 
 class QueueController(Controller):
@@ -17,10 +18,19 @@ class QueueController(Controller):
     tags = ["queue"]
     guards = [require_admin]
 
-    @get("/metrics", summary="Job counts per state, and last hour's throughput and failure rate")
+    @get(
+        "/metrics",
+        summary="Job counts per state, and last hour's throughput and failure rate",
+        responses=errors(403),
+    )
     async def metrics(self, job_queue: NamedDependency[JobQueue]) -> QueueReport:
         return await job_admin.queue_report(job_queue)
 
-    @post("/clean", summary="Remove completed or failed jobs finished more than graceMs ago", status_code=200)
+    @post(
+        "/clean",
+        summary="Remove completed or failed jobs finished more than graceMs ago",
+        status_code=200,
+        responses=errors(403, 422),
+    )
     async def clean(self, data: JSONBody[CleanRequest], job_queue: NamedDependency[JobQueue]) -> CleanResult:
         return await job_admin.clean_jobs(job_queue, data)
