@@ -7,6 +7,7 @@ import asyncio
 import time
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
@@ -15,8 +16,8 @@ from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun, RunStatus, User, utcnow
 from blogqueue.run_events import LogLine
 from blogqueue.settings import Settings
-from tests.conftest import free_port, make_settings
-from tests.webapi.conftest import Site, create_accounts, sign_in
+from tests.conftest import free_port, make_settings, serve_app
+from tests.webapi.conftest import PASSWORD, Site, create_accounts, sign_in
 from webapi.app import create_app
 
 BASE = "/api/admin/blog/auto-generate"
@@ -105,29 +106,38 @@ async def test_an_unreachable_redis_is_a_fast_503_with_retry_after(db_settings: 
         assert time.perf_counter() - started < 10
 
 
-async def test_every_event_client_is_served_by_one_shared_reader(site: Site) -> None:
-    queue = JobQueue(site.settings)
-    user_id = str(await _admin_id(site.settings))
+async def test_every_event_client_is_served_by_one_shared_reader(sqlite_settings: Settings) -> None:
+    await create_accounts(sqlite_settings)
+    queue = JobQueue(sqlite_settings)
+    user_id = str(await _admin_id(sqlite_settings))
     received: list[list[str]] = [[], [], []]
-
-    async def listen(index: int) -> None:
-        async with site.client.stream("GET", f"{BASE}/events", headers=site.headers["admin"]) as response:
-            assert response.status_code == 200
-            async for line in response.aiter_lines():
-                if line.startswith("data: "):
-                    received[index].append(line)
-                    if len(received[index]) == 3:
-                        return
-
     try:
-        clients = [asyncio.create_task(listen(n)) for n in range(3)]
-        await asyncio.sleep(0.5)
-        for n in range(3):
-            await queue.publish(LogLine(run_id=1, user_id=user_id, message=f"line {n}"))
-        await asyncio.wait_for(asyncio.gather(*clients), 10)
-        assert all(len(lines) == 3 for lines in received)
-        names = [str(client.get("name", "")) for client in await queue._redis.client_list()]
-        readers = [client for client in await queue._redis.client_list() if client.get("cmd") == "xread"]
-        assert len(readers) <= 1, (names, readers)
+        with serve_app(sqlite_settings) as base:
+            async with httpx.AsyncClient(base_url=base, timeout=httpx.Timeout(30, read=30)) as client:
+                login = {"email": "admin@example.com", "password": PASSWORD}
+                headers = {
+                    "Authorization": f"Bearer {(await client.post('/api/auth/login', json=login)).json()['token']}"
+                }
+                client.cookies.clear()
+
+                async def listen(index: int, connected: asyncio.Event) -> None:
+                    async with client.stream("GET", f"{BASE}/events", headers=headers) as response:
+                        assert response.status_code == 200
+                        connected.set()
+                        async for line in response.aiter_lines():
+                            if line.startswith("data: "):
+                                received[index].append(line)
+                                if len(received[index]) == 3:
+                                    return
+
+                connected = [asyncio.Event() for _ in received]
+                clients = [asyncio.create_task(listen(n, connected[n])) for n in range(len(received))]
+                await asyncio.wait_for(asyncio.gather(*(event.wait() for event in connected)), 10)
+                readers = [c for c in await queue._redis.client_list() if c.get("cmd") == "xread"]
+                for n in range(3):
+                    await queue.publish(LogLine(run_id=1, user_id=user_id, message=f"line {n}"))
+                await asyncio.wait_for(asyncio.gather(*clients), 10)
+        assert all(len(lines) == 3 for lines in received), received
+        assert len(readers) == 1, readers  # one blocking XREAD for all three clients
     finally:
         await queue.close()
