@@ -24,7 +24,7 @@ from blogqueue import errors, run_events
 from blogqueue.jobqueue import QueueMetrics
 from blogqueue.models import RunMode, RunStatus
 from blogqueue.run_events import PostSaved, RunEvent, RunFinished
-from blogqueue.schemas import AutoGenerateRequest, FiltersIn, RunView, StartedRun, StopReport
+from blogqueue.schemas import AutoGenerateRequest, ErrorBody, FiltersIn, RunView, StartedRun, StopReport
 from blogqueue.secrets_store import write_private
 from blogqueue.settings import Settings
 
@@ -49,16 +49,6 @@ RENAMED = {
     "intervalMinutes": "--every",
     "mode": "--continuous",
 }
-
-
-class ErrorDetail(msgspec.Struct):
-    field: str = ""
-    message: str = ""
-
-
-class ErrorBody(msgspec.Struct):
-    error: str = ""
-    details: list[ErrorDetail] = msgspec.field(default_factory=list)
 
 
 class Status(msgspec.Struct):
@@ -100,13 +90,15 @@ def _raise_for(response: httpx.Response, *, signing_in: bool = False) -> None:
     try:
         body = msgspec.json.decode(response.read(), type=ErrorBody)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        body = ErrorBody(error=response.text[:200] or response.reason_phrase)
+        body = ErrorBody(error=response.text[:200] or response.reason_phrase, status=response.status_code)
     code = response.status_code
     if code == 401:
         hint = "" if signing_in else " - sign in with `blogqueue login --email ...`"
         raise errors.Unauthorized(f"{body.error or 'not signed in'}{hint}")
     if code == 422:
-        raise errors.InvalidInput(body.error, errors=[(item.field, item.message) for item in body.details])
+        raise errors.InvalidInput(
+            body.error, errors=[(item.field or "", item.message) for item in body.details or []]
+        )
     if code in ERRORS:
         raise ERRORS[code](body.error)
     raise errors.BlogQueueError(f"the API answered {code}: {body.error}")

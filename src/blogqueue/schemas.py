@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import msgspec
 
 from blogqueue.jobqueue import JobSummary, QueueMetrics
-from blogqueue.models import RunMode
-from blogqueue.titles import TrendingWindow
+from blogqueue.models import PostStatus, RunMode
+from blogqueue.titles import MediaType, TrendingWindow
+from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 
 MAX_CLEAN_LIMIT = 10_000
 MAX_PAGE = 1_000_000  # beyond any real listing; page * pageSize stays far inside every integer type
@@ -229,3 +230,57 @@ class ErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):
     details: Annotated[
         list[ErrorDetail] | None, msgspec.Meta(description="One entry per bad field (422), when any")
     ] = None
+
+
+# -- sign-in, health, posts -------------------------------------------------------------------
+
+
+class Credentials(msgspec.Struct):
+    email: Annotated[str, msgspec.Meta(max_length=MAX_EMAIL_LENGTH)]
+    password: Annotated[str, msgspec.Meta(max_length=MAX_PASSWORD_LENGTH)]
+
+
+class TokenResponse(msgspec.Struct):
+    token: str
+
+
+class Readiness(msgspec.Struct):
+    ready: bool
+    redis: str
+    database: str
+    workers: int
+    reasons: list[str]
+
+
+class PostSummary(msgspec.Struct, rename="camel", kw_only=True):
+    id: int
+    slug: str
+    title: str
+    excerpt: str
+    tags: list[str]
+    tmdb_id: int
+    media_type: MediaType
+    poster_url: str | None
+    source: str
+    model: str
+    provider: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    status: PostStatus
+    incomplete: bool  # cut short (cancelled, timed out): cannot be published
+    user_id: int
+    run_id: int | None
+    created_at: datetime
+    published_at: datetime | None
+
+
+class Post(PostSummary, kw_only=True):
+    body: str  # markdown
+
+
+class PostPage(msgspec.Struct, rename="camel"):
+    items: list[PostSummary]
+    page: int
+    page_size: int
+    total: int  # posts matching the filters, on every page

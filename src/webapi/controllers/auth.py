@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
@@ -12,18 +11,9 @@ from litestar.security.jwt import Token
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.login_throttle import LoginThrottle
-from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
+from blogqueue.schemas import Credentials, TokenResponse
 from webapi.auth import SESSION_COOKIE, CurrentUser, Sessions, client_address, sign_in
 from webapi.openapi import PUBLIC, errors
-
-
-class Credentials(msgspec.Struct):
-    email: Annotated[str, msgspec.Meta(max_length=MAX_EMAIL_LENGTH)]
-    password: Annotated[str, msgspec.Meta(max_length=MAX_PASSWORD_LENGTH)]
-
-
-class TokenResponse(msgspec.Struct):
-    token: str
 
 
 class AuthController(Controller):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import msgspec
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
@@ -10,15 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from blogqueue import db
 from blogqueue.jobqueue import JobQueue
+from blogqueue.schemas import Readiness
 from webapi.openapi import PUBLIC, errors
-
-
-class Readiness(msgspec.Struct):
-    ready: bool
-    redis: str
-    database: str
-    workers: int
-    reasons: list[str]
 
 
 class HealthController(Controller):

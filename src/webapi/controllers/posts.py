@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import posts
 from blogqueue.models import BlogPost, PostStatus
-from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID
+from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID, Post, PostPage, PostSummary
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
 from webapi.openapi import errors
@@ -23,41 +23,7 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-class PostSummary(msgspec.Struct, rename="camel", kw_only=True):
-    id: int
-    slug: str
-    title: str
-    excerpt: str
-    tags: list[str]
-    tmdb_id: int
-    media_type: MediaType
-    poster_url: str | None
-    source: str
-    model: str
-    provider: str
-    tokens_in: int
-    tokens_out: int
-    cost_usd: float
-    status: PostStatus
-    incomplete: bool  # cut short (cancelled, timed out): cannot be published
-    user_id: int
-    run_id: int | None
-    created_at: datetime
-    published_at: datetime | None
-
-
-class Post(PostSummary, kw_only=True):
-    body: str  # markdown
-
-
 WireT = TypeVar("WireT", bound=PostSummary)
-
-
-class PostPage(msgspec.Struct, rename="camel"):
-    items: list[PostSummary]
-    page: int
-    page_size: int
-    total: int  # posts matching the filters, on every page
 
 
 def _utc(moment: datetime) -> datetime:
