@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=0, le=64)
     api_workers: int = Field(default=1, ge=1, le=32)  # API processes behind the one port
+    api_max_in_flight: int = Field(default=32, ge=1, le=10_000)  # requests a process works on at once
     max_active_runs: int = Field(default=20, ge=1, le=1_000_000)  # unfinished runs per user
 
     # Redis: REDIS_URL wins, then the seed's REDIS_HOST/PORT/PASSWORD, else an embedded redis-server.

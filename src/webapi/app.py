@@ -20,6 +20,7 @@ from blogqueue.logs import configure_logging
 from blogqueue.queues import Keys
 from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
+from webapi.admission import AdmissionMiddleware
 from webapi.auth import Revocations, Sessions, build_auth
 from webapi.controllers.ai_settings import AiSettingsController
 from webapi.controllers.auth import AuthController
@@ -119,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=BodyCheckedRequest,
-        middleware=[CsrfMiddleware(settings.cors_origins)],
+        middleware=[AdmissionMiddleware(settings.api_max_in_flight), CsrfMiddleware(settings.cors_origins)],
         before_send=[add_security_headers],
         openapi_config=openapi_config(),
         cors_config=cors_config(settings),

@@ -8,16 +8,19 @@ import time
 from typing import Any
 
 import httpx
+import pytest
 import sqlalchemy as sa
 from litestar.testing import AsyncTestClient
 
 from blogqueue import db
+from blogqueue.errors import Unavailable
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun, RunStatus, User, utcnow
 from blogqueue.run_events import LogLine
 from blogqueue.settings import Settings
 from tests.conftest import free_port, make_settings, serve_app
 from tests.webapi.conftest import PASSWORD, Site, create_accounts, sign_in
+from webapi.admission import AdmissionMiddleware
 from webapi.app import create_app
 
 BASE = "/api/admin/blog/auto-generate"
@@ -141,3 +144,23 @@ async def test_every_event_client_is_served_by_one_shared_reader(sqlite_settings
         assert len(readers) == 1, readers  # one blocking XREAD for all three clients
     finally:
         await queue.close()
+
+
+async def test_a_busy_process_sheds_requests_at_once_but_never_probes_or_streams() -> None:
+    gate = asyncio.Event()
+
+    async def slow_app(scope: Any, receive: Any, send: Any) -> None:
+        await gate.wait()
+
+    admission = AdmissionMiddleware(limit=1)
+    busy = asyncio.create_task(admission.handle({"path": "/api/jobs"}, None, None, slow_app))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    assert admission.in_flight == 1
+    with pytest.raises(Unavailable) as shed:
+        await admission.handle({"path": "/api/blog/posts"}, None, None, slow_app)  # type: ignore[arg-type]
+    assert shed.value.retry_after_s == 1.0
+    gate.set()
+    for path in ("/healthz", "/readyz", f"{BASE}/events"):
+        await admission.handle({"path": path}, None, None, slow_app)  # type: ignore[arg-type]
+    await busy
+    assert admission.in_flight == 0
