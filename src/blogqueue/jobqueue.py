@@ -125,6 +125,7 @@ class EnqueueOptions:
     attempts: int = DEFAULT_ATTEMPTS
     backoff_ms: int = DEFAULT_BACKOFF_MS
     job_id: str | None = None
+    reserved: bool = False  # job_id came from reserve_job_id, which already indexed it
 
 
 def _summarize(job: Job, state: str) -> JobSummary:
@@ -178,7 +179,7 @@ class JobQueue:
             attempts=options.attempts,
             backoff_ms=options.backoff_ms,
         )
-        if options.job_id:
+        if options.job_id and not options.reserved:
             await self._redis.zadd(self._keys.user_jobs(payload.user_id), {job_id: time.time() * 1000})
         job = await self._queue.add(name.value, data, opts)
         return str(job.id)

@@ -217,7 +217,7 @@ async def create_run(
     payload = GenerateRun(user_id=str(user_id), run_id=run.id)
     try:
         if spec.mode is RunMode.BATCH:
-            options = EnqueueOptions(priority=spec.priority, job_id=run.plan_job_id)
+            options = EnqueueOptions(priority=spec.priority, job_id=run.plan_job_id, reserved=True)
             await job_queue.enqueue(JobName.GENERATE, payload, options)
             await job_queue.track_run_jobs(run.id, str(run.plan_job_id))
         else:

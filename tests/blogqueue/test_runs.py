@@ -4,10 +4,11 @@ import msgspec
 import pytest
 from sqlmodel import select
 
-from blogqueue import db, posts, runs, users
+from blogqueue import db, job_admin, posts, runs, users
 from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import BlogPost, GenerationRun, RunMode
+from blogqueue.queues import JobState
 from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
@@ -60,6 +61,8 @@ async def test_a_run_is_stored_with_its_planning_job(db_settings: Settings) -> N
         job = await queue._queue.getJob(run.plan_job_id)
         assert job.name == "generate"
         assert job.data == {"version": 1, "userId": str(user.id), "runId": run.id}
+        listed = await job_admin.list_jobs(queue, JobState.WAITING, owner=str(user.id))
+        assert [item.id for item in listed.items] == [run.plan_job_id]  # indexed once, when reserved
     finally:
         await queue.close()
         await engine.dispose()

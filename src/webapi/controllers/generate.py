@@ -21,6 +21,7 @@ from blogqueue.queues import is_stream_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import RunSpec
 from blogqueue.schemas import (
+    MAX_PAGE,
     MAX_ROW_ID,
     AutoGenerateRequest,
     PostOutcomePage,
@@ -91,7 +92,7 @@ class AutoGenerateController(Controller):
         job_queue: NamedDependency[JobQueue],
         runId: OptionalId = None,  # noqa: N803 - the seed's query names
         userId: OptionalId = None,  # noqa: N803
-        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=run_views.MAX_RUNS_PER_PAGE)] = 10,  # noqa: N803
     ) -> StatusResponse:
         return await run_views.status_page(
@@ -108,7 +109,7 @@ class AutoGenerateController(Controller):
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
         run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
-        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=100)] = 50,  # noqa: N803
     ) -> PostOutcomePage:
         return await run_views.post_outcomes(db_session, job_queue, run_id, page=page, page_size=pageSize)
