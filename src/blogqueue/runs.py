@@ -211,6 +211,7 @@ async def create_run(
         priority=spec.priority,
     )
     if spec.mode is RunMode.BATCH:
+        await session.commit()  # the checks' reads end here: no connection is held while Redis answers
         run.plan_job_id = await job_queue.reserve_job_id(str(user_id))
     session.add(run)
     await session.commit()
