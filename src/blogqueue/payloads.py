@@ -4,7 +4,7 @@ on a breaking change."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 
@@ -12,6 +12,7 @@ from blogqueue.errors import InvalidJob
 from blogqueue.titles import MediaType
 
 PAYLOAD_VERSION = 1
+UserRef = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]  # a user's id, or their email
 
 
 class JobPayload(msgspec.Struct, kw_only=True, rename="camel", frozen=True):
@@ -40,6 +41,39 @@ class GenerateRun(RunPayload, frozen=True):
     """Plan a run: choose its titles and queue one `generate-post` job per title."""
 
 
+class FiltersIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    min_rating: float | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    include_adult: bool = False
+
+
+class RunParameters(msgspec.Struct, kw_only=True, rename="camel", frozen=True):
+    """What a run asks for: the body of `POST /api/admin/blog/auto-generate`, and the data of a
+    `generate` job that carries no runId. Strings rather than enums, so that every bad field gets
+    its own message (runs.parse_request checks them)."""
+
+    source: str
+    media_type: str
+    count: int
+    model: str | None = None
+    mode: str = "batch"
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    trending_window: str = "week"
+    priority: int | None = None
+    interval_minutes: int | None = None
+    cron: str | None = None
+    budget_usd: float | None = None
+
+
+class RunRequest(RunParameters, kw_only=True, frozen=True):
+    """A `generate` job without a runId: a whole request for a run, as a Node producer sends it.
+    The worker checks it as the API would, then creates the run once (keyed by the job)."""
+
+    version: int = PAYLOAD_VERSION
+    user_id: UserRef
+
+
 class GeneratePost(RunPayload, frozen=True):
     """Write one post about one title, for a run."""
 
@@ -47,7 +81,12 @@ class GeneratePost(RunPayload, frozen=True):
     media_type: MediaType
 
 
-P = TypeVar("P", bound=JobPayload)
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+P = TypeVar("P", bound=Versioned)
 
 
 def decode_payload(data: Any, payload_type: type[P]) -> P:
