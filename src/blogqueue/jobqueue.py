@@ -26,15 +26,18 @@ from blogqueue.payloads import JobPayload, encode_payload
 from blogqueue.queues import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BACKOFF_MS,
+    PYTHON_WORKER_PREFIX,
     QUEUE_NAME,
     JobName,
     JobState,
     Keys,
+    WorkerKind,
     ensure_json_safe,
     is_job_hash,
     is_job_id,
     job_options,
     make_job_id,
+    worker_connection_name,
 )
 from blogqueue.run_events import LogLine, RunEvent
 from blogqueue.settings import Settings
@@ -98,6 +101,33 @@ class JobRecord(msgspec.Struct, frozen=True):
     priority: int
     stacktrace: list[str]
     returnvalue: Any
+
+
+class LiveWorker(msgspec.Struct, frozen=True):
+    """A worker connected to the queue, as Redis sees its connection."""
+
+    name: str  # "" for a Node worker started without a name
+    kind: WorkerKind
+    addr: str  # host:port of its connection
+    age_s: int  # how long the connection has been open
+    idle_s: int  # since its last command (a blocking wait counts as one)
+
+
+def worker_of(client: dict[str, Any], prefix: str) -> LiveWorker | None:
+    """The worker behind one CLIENT LIST entry, or None if the connection is no worker of this queue."""
+    name = str(client.get("name") or "")
+    for base in (worker_connection_name(prefix), f"{prefix}:{QUEUE_NAME}"):
+        if name == base or name.startswith(f"{base}:w:"):
+            worker_name = name.removeprefix(base).removeprefix(":w:")
+            python = base.endswith(QUEUE_NAME) or worker_name.startswith(PYTHON_WORKER_PREFIX)
+            return LiveWorker(
+                name=worker_name,
+                kind=WorkerKind.PYTHON if python else WorkerKind.NODE,
+                addr=str(client.get("addr", "")),
+                age_s=int(client.get("age") or 0),
+                idle_s=int(client.get("idle") or 0),
+            )
+    return None
 
 
 class CancelMark(msgspec.Struct, frozen=True):
@@ -386,12 +416,21 @@ class JobQueue:
             meta, points = await pipe.execute()
         return meta, points
 
+    async def workers(self) -> list[LiveWorker]:
+        """Every worker connected to this queue, Node's and ours, from the names BullMQ workers
+        give their Redis connections (CLIENT LIST): Node's `<prefix>:<base64 queue>[:w:<name>]`
+        (which ours use too, so Node's getWorkers lists them) and the Python client's own
+        `<prefix>:<queue>[:w:<name>]`. A named worker is listed once however many connections
+        carry its name."""
+        found: dict[str, LiveWorker] = {}
+        for client in await self._redis.client_list():
+            worker = worker_of(client, self.settings.queue_prefix)
+            if worker is not None:
+                found.setdefault(worker.name or f"@{worker.addr}", worker)
+        return sorted(found.values(), key=lambda worker: (worker.kind, worker.name, worker.addr))
+
     async def live_workers(self) -> int:
-        """Worker processes connected to this queue: named ones (ours) once each, unnamed
-        (Node without a name) once per connection."""
-        names = [str(w.get("rawname", "")) for w in await self._queue.get_workers()]
-        named = {name for name in names if ":w:" in name}
-        return len(named) + sum(1 for name in names if name and ":w:" not in name)
+        return len(await self.workers())
 
     # -- run events ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ worker runner.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import time
@@ -63,6 +64,21 @@ class JobState(StrEnum):
     @property
     def finished(self) -> bool:
         return self in {JobState.COMPLETED, JobState.FAILED}
+
+
+class WorkerKind(StrEnum):
+    PYTHON = "python"
+    NODE = "node"
+
+
+PYTHON_WORKER_PREFIX = "blogworker-"  # how our workers' names begin, so others can tell them from Node's
+
+
+def worker_connection_name(prefix: str, worker_name: str = "") -> str:
+    """The name a worker gives its blocking Redis connection, as Node BullMQ names it (base64 of the
+    queue name): what Node's getWorkers() and bull-board look for."""
+    encoded = base64.b64encode(QUEUE_NAME.encode()).decode()
+    return f"{prefix}:{encoded}" + (f":w:{worker_name}" if worker_name else "")
 
 
 LISTED_STATES = [state for state in JobState if state is not JobState.WAITING_CHILDREN]  # we add no flows

@@ -1,12 +1,15 @@
+import base64
 import re
 
 import pytest
 
+from blogqueue.connection import redis_client
 from blogqueue.errors import InvalidJob, NotFound
 from blogqueue.job_admin import list_jobs
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
-from blogqueue.queues import JobName, JobState
+from blogqueue.queues import QUEUE_NAME, JobName, JobState
+from blogqueue.settings import Settings
 
 
 async def test_enqueue_uses_the_seed_id_form_and_default_options(job_queue: JobQueue) -> None:
@@ -70,3 +73,32 @@ async def test_cancel_removes_a_waiting_or_delayed_job(job_queue: JobQueue) -> N
 async def test_cancel_of_an_unknown_job_says_so(job_queue: JobQueue) -> None:
     with pytest.raises(NotFound, match="nope"):
         await job_queue.cancel_job("nope")
+
+
+async def test_workers_are_found_by_the_names_node_and_python_clients_give_connections(
+    settings: Settings, job_queue: JobQueue
+) -> None:
+    """Node's unnamed and named workers, ours (named as Node names them), and a plain Python
+    client's (both its connections named) are each listed once; other clients are not workers."""
+    prefix, encoded = settings.queue_prefix, base64.b64encode(QUEUE_NAME.encode()).decode()
+    names = [
+        f"{prefix}:{encoded}",  # Node, unnamed
+        f"{prefix}:{encoded}:w:billing",  # Node, named
+        f"{prefix}:{encoded}:w:blogworker-host-1-abc",  # ours
+        f"{prefix}:{QUEUE_NAME}:w:legacy",  # the Python client's own naming, on two connections
+        f"{prefix}:{QUEUE_NAME}:w:legacy",
+        f"{prefix}:{encoded}:qe",  # a QueueEvents connection: no worker
+        f"other:{encoded}",  # another prefix
+    ]
+    clients = [redis_client(settings) for _ in names]
+    try:
+        for client, name in zip(clients, names, strict=True):
+            await client.client_setname(name)
+        workers = await job_queue.workers()
+    finally:
+        for client in clients:
+            await client.aclose()
+    assert [(w.kind, w.name) for w in workers] == [
+        ("node", ""), ("node", "billing"), ("python", "blogworker-host-1-abc"), ("python", "legacy"),
+    ]  # fmt: skip
+    assert all(w.addr and w.age_s >= 0 and w.idle_s >= 0 for w in workers)
