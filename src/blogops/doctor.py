@@ -60,7 +60,9 @@ async def _workers(queue: JobQueue) -> Check:
         return Check("workers", False, "no live worker is connected to the queue",
                      "start one: '.venv/bin/blogworker', or './scripts/up' with BLOGQUEUE_WORKERS>=1",
                      {"count": 0})  # fmt: skip
-    kinds = {kind: sum(1 for w in workers if w.kind == kind) for kind in sorted({w.kind for w in workers})}
+    kinds = {
+        str(kind): sum(1 for w in workers if w.kind == kind) for kind in sorted({w.kind for w in workers})
+    }
     detail = f"{count} live worker(s): " + ", ".join(f"{n} {kind}" for kind, n in kinds.items())
     return Check("workers", True, detail, data={"count": count, **kinds})
 

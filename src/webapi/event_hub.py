@@ -3,7 +3,8 @@
 A client subscribes with what it wants to see (a user's events, optionally one run's); the hub's
 single blocking XREAD fans each entry out to the subscribers' bounded queues. A client that falls
 too far behind is dropped (its stream ends) and comes back with Last-Event-ID, which replays what
-it missed from the stream before it joins the live feed again.
+it missed from the stream before it joins the live feed again. Reading the stream also indexes
+jobs any producer added under their users (see JobQueue.read_events).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from blogqueue.jobqueue import JobQueue
+from blogqueue.jobqueue import stream_key as stream_id
 from blogqueue.run_events import RunEvent
 
 log = structlog.get_logger("webapi.events")
@@ -26,12 +28,6 @@ RETRY_S = 1.0  # after a Redis error
 QUEUE_SIZE = 1_000  # events a slow client may fall behind before it is dropped
 REPLAY_LIMIT = 1_000  # entries replayed for a client that comes back with Last-Event-ID
 KEEPALIVE_S = 15.0
-
-
-def stream_id(entry_id: str) -> tuple[int, int]:
-    """A stream entry id as a comparable pair; ValueError if it is not one."""
-    millis, _, seq = entry_id.partition("-")
-    return int(millis), int(seq or 0)
 
 
 @dataclass(eq=False)
@@ -69,7 +65,9 @@ class EventHub:
     async def _read(self) -> None:
         while True:
             try:
-                self.position = await self._job_queue.events_end()  # from now on
+                # From where indexing stopped, so jobs added while no API ran get indexed too;
+                # clients only get what follows their subscription anyway.
+                self.position = await self._job_queue.index_position() or await self._job_queue.events_end()
                 break
             except RedisError as err:
                 log.warning("event_stream_retry", error=repr(err))

@@ -37,7 +37,7 @@ async def test_invalid_custom_id_or_priority_enqueues_nothing(job_queue: JobQueu
         await job_queue.enqueue(JobName.SELFTEST, SelfTest(), EnqueueOptions(priority=3_000_000))
     metrics = await job_queue.get_queue_metrics()
     assert metrics.waiting == metrics.prioritized == 0
-    assert (await list_jobs(job_queue, JobState.WAITING, owner="system")).items == []
+    assert (await list_jobs(job_queue, JobState.WAITING, owner=("system",))).items == []
 
 
 async def test_metrics_count_every_state(job_queue: JobQueue) -> None:
@@ -53,11 +53,11 @@ async def test_user_jobs_come_from_the_index_and_prune_removed_jobs(job_queue: J
     a1 = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="alice"))
     a2 = await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="alice"))
     await job_queue.enqueue(JobName.SELFTEST, SelfTest(user_id="bob"))
-    jobs = (await list_jobs(job_queue, JobState.WAITING, owner="alice")).items
+    jobs = (await list_jobs(job_queue, JobState.WAITING, owner=("alice",))).items
     assert [job.id for job in jobs] == [a2, a1]
     assert {job.state for job in jobs} == {"waiting"}
     await job_queue._queue.remove(a1)
-    assert [job.id for job in (await list_jobs(job_queue, JobState.WAITING, owner="alice")).items] == [a2]
+    assert [job.id for job in (await list_jobs(job_queue, JobState.WAITING, owner=("alice",))).items] == [a2]
     assert await job_queue._redis.zcard(job_queue._keys.user_jobs("alice")) == 1
 
 
@@ -102,3 +102,17 @@ async def test_workers_are_found_by_the_names_node_and_python_clients_give_conne
         ("node", ""), ("node", "billing"), ("python", "blogworker-host-1-abc"), ("python", "legacy"),
     ]  # fmt: skip
     assert all(w.addr and w.age_s >= 0 and w.idle_s >= 0 for w in workers)
+
+
+async def test_reading_the_stream_indexes_jobs_any_producer_added(job_queue: JobQueue) -> None:
+    """A job added without our enqueue (as a Node producer adds it) is indexed under the user its
+    userId names, by id or by email, once the event stream is read; the position is kept."""
+    assert await job_queue.index_position() is None
+    by_id = await job_queue._queue.add("selftest", {"userId": "7"}, {"jobId": "other-producer-1"})
+    by_email = await job_queue._queue.add("generate", {"userId": "Writer@Example.com"}, {})
+    await job_queue._queue.add("selftest", {"userId": "no such:user"}, {})  # names nobody: not indexed
+    entries = await job_queue.read_events("0", block_ms=10)
+    assert entries and all(event is None for _, event in entries)  # BullMQ's own entries
+    assert await job_queue.user_job_ids(["7"]) == [by_id.id]
+    assert await job_queue.user_job_ids(["7", "writer@example.com"]) == [by_email.id, by_id.id]
+    assert await job_queue.index_position() == entries[-1][0]
