@@ -4,12 +4,14 @@ on a breaking change."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 
 from blogqueue.errors import InvalidJob
-from blogqueue.titles import MediaType
+from blogqueue.models import RunMode
+from blogqueue.titles import MediaType, Source, TrendingWindow
 
 PAYLOAD_VERSION = 1
 UserRef = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]  # a user's id, or their email
@@ -41,6 +43,11 @@ class GenerateRun(RunPayload, frozen=True):
     """Plan a run: choose its titles and queue one `generate-post` job per title."""
 
 
+def _one_of(choices: type[StrEnum]) -> msgspec.Meta:
+    """The allowed values, for the JSON Schema only: runs.parse_request checks them, naming each bad field."""
+    return msgspec.Meta(extra_json_schema={"enum": [choice.value for choice in choices]})
+
+
 class FiltersIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
     min_rating: float | None = None
     year_from: int | None = None
@@ -53,13 +60,13 @@ class RunParameters(msgspec.Struct, kw_only=True, rename="camel", frozen=True):
     `generate` job that carries no runId. Strings rather than enums, so that every bad field gets
     its own message (runs.parse_request checks them)."""
 
-    source: str
-    media_type: str
+    source: Annotated[str, _one_of(Source)]
+    media_type: Annotated[str, _one_of(MediaType)]
     count: int
     model: str | None = None
-    mode: str = "batch"
+    mode: Annotated[str, _one_of(RunMode)] = RunMode.BATCH.value
     filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
-    trending_window: str = "week"
+    trending_window: Annotated[str, _one_of(TrendingWindow)] = TrendingWindow.WEEK.value
     priority: int | None = None
     interval_minutes: int | None = None
     cron: str | None = None

@@ -40,7 +40,7 @@ class NoData(_Data, frozen=True):
 
 
 class LogLine(_Event, frozen=True, tag="run-log"):
-    """One line of a job's log."""
+    """One line of the log of a job of the run."""
 
     data: NoData = NoData()
 
@@ -92,7 +92,7 @@ class RunFinishedData(_Data, frozen=True):
 
 
 class RunFinished(_Event, frozen=True, tag="run-finished"):
-    """The run ended (completed, failed or stopped); `message` says how."""
+    """The run ended (`status`: completed, failed or cancelled); `message` says how."""
 
     data: RunFinishedData = RunFinishedData()
 
