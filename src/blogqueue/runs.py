@@ -246,18 +246,25 @@ async def create_run(
             await job_queue.enqueue(JobName.GENERATE, payload, options)
             await job_queue.track_run_jobs(run.id, str(run.plan_job_id))
         else:
-            run.plan_job_id = await job_queue.schedule(
-                scheduler_id(run.id), JobName.GENERATE, payload,
-                every_ms=(spec.interval_minutes or 0) * 60_000, cron=spec.cron,
-            )  # fmt: skip
-            run.status = RunStatus.RUNNING
-            session.add(run)
-            await session.commit()
+            await start_schedule(session, job_queue, run)
     except Exception:
         await session.delete(run)
         await session.commit()
         raise
     return run
+
+
+async def start_schedule(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) -> None:
+    """Start a continuous run's scheduler and mark the run running; an upsert, so a queued request
+    retried after a crash in between may call it again."""
+    assert run.id is not None
+    run.plan_job_id = await job_queue.schedule(
+        scheduler_id(run.id), JobName.GENERATE, GenerateRun(user_id=str(run.user_id), run_id=run.id),
+        every_ms=(run.interval_minutes or 0) * 60_000, cron=run.cron,
+    )  # fmt: skip
+    run.status = RunStatus.RUNNING
+    session.add(run)
+    await session.commit()
 
 
 async def run_for_request(session: AsyncSession, request: RequestJob) -> GenerationRun | None:

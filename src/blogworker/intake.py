@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from blogqueue import runs, users
-from blogqueue.models import GenerationRun, RunMode
+from blogqueue.models import GenerationRun, RunMode, RunStatus
 from blogqueue.payloads import GenerateRun, RunRequest
 from blogworker.context import WorkerContext
 from blogworker.planning import plan_run
@@ -25,6 +25,8 @@ async def _run_of(ctx: WorkerContext, request: RunRequest) -> GenerationRun:
     svc = ctx.services
     async with svc.sessions() as session:
         run = await runs.run_for_request(session, key)
+        if run is not None and run.mode == RunMode.CONTINUOUS and run.status == RunStatus.PLANNING:
+            await runs.start_schedule(session, svc.job_queue, run)  # a crash came between the two
         if run is not None:
             return run
         user = await users.by_reference(session, request.user_id)

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
-from blogqueue.models import GenerationRun
+from blogqueue.models import GenerationRun, RunMode
+from blogqueue.titles import MediaType, Source
 from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
 from tests.conftest import wait_for
 
@@ -94,3 +95,29 @@ async def test_a_bad_request_fails_at_once_and_stores_nothing(
     assert (finished.state, finished.attempts_made) == ("failed", 1)
     assert reason in (finished.failed_reason or "")
     assert await _all_runs(pipeline) == []
+
+
+async def test_a_continuous_request_left_without_its_scheduler_by_a_crash_gets_it_on_the_retry(
+    pipeline: Pipeline, start_worker: Any
+) -> None:
+    """The run row exists (keyed by the job) but the worker died before the scheduler was made:
+    running the job again makes the scheduler for that run, and no second run."""
+    data = {**REQUEST, "userId": str(pipeline.user_id), "mode": "continuous", "intervalMinutes": 60}
+    job = await pipeline.queue._queue.add("generate", data, {})
+
+    async def crashed_halfway(session: Any) -> int:
+        run = GenerationRun(
+            user_id=pipeline.user_id, model="offline", source=Source.POPULAR, media_type=MediaType.MOVIE,
+            requested=2, mode=RunMode.CONTINUOUS, interval_minutes=60, request_key=f"{job.id}@{job.timestamp}",
+        )  # fmt: skip
+        session.add(run)
+        await session.commit()
+        return run.id or 0
+
+    run_id = await pipeline.session_do(crashed_halfway)
+    start_worker(pipeline.settings)
+    finished = await _finished(pipeline, str(job.id))
+    assert finished.state == "completed", finished.failed_reason
+    (run,) = await _all_runs(pipeline)
+    assert (run.id, run.status, run.plan_job_id) == (run_id, "running", f"run-{run_id}")
+    assert await pipeline.queue.next_tick(f"run-{run_id}") is not None
