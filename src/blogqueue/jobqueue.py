@@ -434,13 +434,11 @@ class JobQueue:
                 pipe.set(self._keys.indexed_until, entries[-1][0])
             await pipe.execute()
 
-    async def index_position(self) -> str | None:
-        """Where indexing stopped last (any API process), if that entry is still in the stream."""
+    async def index_position(self) -> str:
+        """Where indexing stopped last (any API process), or the stream's start the first time; an
+        entry trimmed off the stream since is no matter: reading resumes at the oldest one left."""
         position: Any = await self._redis.get(self._keys.indexed_until)
-        if position is None:
-            return None
-        oldest: Any = await self._redis.xrange(self._keys.events, count=1)
-        return position if oldest and stream_key(str(oldest[0][0])) <= stream_key(position) else None
+        return str(position or "0-0")
 
     async def job_record(self, job_id: str) -> JobRecord | None:
         job = await self._queue.getJob(job_id)

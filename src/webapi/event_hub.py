@@ -48,7 +48,8 @@ class EventHub:
         self._job_queue = job_queue
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
-        self.position = "0-0"
+        self.position = "0-0"  # the last entry read
+        self._live_from = (0, 0)  # the stream's end when reading began: clients get what follows
 
     async def start(self) -> None:
         """Start reading in the background; the API starts even while Redis is away."""
@@ -65,9 +66,10 @@ class EventHub:
     async def _read(self) -> None:
         while True:
             try:
-                # From where indexing stopped, so jobs added while no API ran get indexed too;
-                # clients only get what follows their subscription anyway.
-                self.position = await self._job_queue.index_position() or await self._job_queue.events_end()
+                # Read from where indexing stopped, so jobs added while no API ran get indexed
+                # too; clients only get what is newer than the stream's end now, as before.
+                self._live_from = stream_id(await self._job_queue.events_end())
+                self.position = await self._job_queue.index_position()
                 break
             except RedisError as err:
                 log.warning("event_stream_retry", error=repr(err))
@@ -85,8 +87,9 @@ class EventHub:
                     self._fan_out(entry_id, event)
 
     def _fan_out(self, entry_id: str, event: RunEvent) -> None:
+        position = stream_id(entry_id)
         for subscriber in list(self._subscribers):
-            if not subscriber.wants(event):
+            if position <= subscriber.since or not subscriber.wants(event):
                 continue
             try:
                 subscriber.queue.put_nowait((entry_id, event))
@@ -100,7 +103,7 @@ class EventHub:
     def subscribe(self, user_id: str, run_id: int | None) -> Subscriber:
         """Register at once, before the response starts, so no event in between is missed. A
         subscriber whose stream never starts is dropped once its queue fills."""
-        subscriber = Subscriber(user_id, run_id, stream_id(self.position))
+        subscriber = Subscriber(user_id, run_id, max(stream_id(self.position), self._live_from))
         self._subscribers.add(subscriber)
         return subscriber
 
