@@ -41,13 +41,24 @@ def readme_example(first_line: str) -> str:
     return found.group(1)
 
 
-@pytest.fixture
-def follow_run() -> Iterator[str]:
-    """The README's producer + listener as a script beside the Node packages it imports."""
-    path = NODE_DIR / f"readme-follow-run-{uuid.uuid4().hex[:8]}.mjs"
-    path.write_text(readme_example("// follow-run.mjs"))
+def readme_script(name: str) -> Iterator[str]:
+    """The README's example `name` as a script beside the Node packages it imports."""
+    path = NODE_DIR / f"readme-{name.removesuffix('.mjs')}-{uuid.uuid4().hex[:8]}.mjs"
+    path.write_text(readme_example(f"// {name}"))
     yield path.name
     path.unlink()
+
+
+@pytest.fixture
+def follow_run() -> Iterator[str]:
+    """The README's producer + listener."""
+    yield from readme_script("follow-run.mjs")
+
+
+@pytest.fixture
+def node_worker() -> Iterator[str]:
+    """The README's Node worker next to ours."""
+    yield from readme_script("node-worker.mjs")
 
 
 @pytest.fixture
@@ -202,3 +213,29 @@ async def test_node_get_workers_lists_our_worker_once(
     assert listed["rawname"] == f"{settings.queue_prefix}:YmxvZy1nZW5lcmF0aW9u:w:{running.runner.name}"
     (ours,) = await job_queue.workers()
     assert (ours.kind, ours.name, ours.addr) == ("python", running.runner.name, listed["addr"])
+
+
+async def test_the_readmes_node_worker_runs_next_to_ours(
+    settings: Settings, api: AsyncTestClient[Any], job_queue: JobQueue, start_worker: Any,
+    run_node: RunNode, follow_run: str, node_worker: str,
+) -> None:  # fmt: skip
+    """Both are counted; doctor passes; a requested run completes, the Node worker handing back
+    the jobs it does not do."""
+    start_worker(settings)
+    node = await run_node(node_worker, {})
+    await node.wait_event("ready", timeout=20)
+
+    async def both() -> bool:
+        return await job_queue.live_workers() == 2
+
+    await wait_for(both)
+    assert sorted(worker.kind for worker in await job_queue.workers()) == ["node", "python"]
+    assert (await api.get("/readyz")).json()["workers"] == 2
+    report = await diagnose(settings)
+    assert report.ok, render(report)
+    script = await run_node(follow_run, {}, {"BLOGQUEUE_USER": ADMIN_EMAIL, "POSTS": "2"})
+    finished = await finished_line(script)
+    assert (finished["status"], finished["postsDone"]) == ("completed", "2")
+    assert len(await rows(settings, BlogPost)) == 2
+    assert {line["name"] for line in node.events("completed")} <= {"selftest"}
+    await node.kill()
