@@ -91,7 +91,10 @@ class GenerationRun(SQLModel, table=True):
     """One request to write N posts; each post is its own job with its own retries."""
 
     __tablename__ = "generation_runs"
-    __table_args__ = (Index("ix_generation_runs_user_id_id", "user_id", "id"),)  # newest-first pages
+    __table_args__ = (
+        Index("ix_generation_runs_user_id_id", "user_id", "id"),  # newest-first pages
+        Index("ix_generation_runs_user_id_status_id", "user_id", "status", "id"),  # a user's active runs
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True, ondelete="CASCADE")

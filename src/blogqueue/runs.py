@@ -37,6 +37,7 @@ MIN_INTERVAL_MINUTES = 5  # a continuous run plans at most this often
 CRON_SAMPLES = 64  # fires of a cron pattern checked for the shortest gap (about 8 ms of croniter)
 CRON_HORIZON = timedelta(days=5 * 365)  # a cron pattern must fire within this
 FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+ACTIVE = frozenset(RunStatus) - FINISHED  # listed rather than negated, so an index finds them
 
 
 class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -287,7 +288,7 @@ async def continuous_run(session: AsyncSession, user_id: int) -> GenerationRun |
     query = select(GenerationRun).where(
         GenerationRun.user_id == user_id,
         GenerationRun.mode == RunMode.CONTINUOUS,
-        col(GenerationRun.status).not_in(FINISHED),
+        col(GenerationRun.status).in_(ACTIVE),
     )
     return (await session.exec(query)).first()
 
@@ -296,14 +297,14 @@ async def count_active(session: AsyncSession, user_id: int) -> int:
     query = (
         select(func.count())
         .select_from(GenerationRun)
-        .where(GenerationRun.user_id == user_id, col(GenerationRun.status).not_in(FINISHED))
+        .where(GenerationRun.user_id == user_id, col(GenerationRun.status).in_(ACTIVE))
     )
     return int((await session.exec(query)).one())
 
 
 async def active_runs(session: AsyncSession, user_id: int) -> list[GenerationRun]:
     query = select(GenerationRun).where(
-        GenerationRun.user_id == user_id, col(GenerationRun.status).not_in(FINISHED)
+        GenerationRun.user_id == user_id, col(GenerationRun.status).in_(ACTIVE)
     )
     return list((await session.exec(query)).all())
 

@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue.errors import Conflict, InvalidInput, NotFound
+from blogqueue.errors import Conflict, InvalidInput, NotFound, Unauthorized
 from blogqueue.models import Role, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -47,6 +47,14 @@ async def create_user(session: AsyncSession, email: str, password: str, role: Ro
         await session.rollback()
         raise Conflict(f"a user with email {email} already exists", field="email") from err
     await session.refresh(user)
+    return user
+
+
+async def signed_in_user(session: AsyncSession, user_id: int) -> User:
+    """The row of a user a valid session names; Unauthorized if it was deleted since."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("this account no longer exists")
     return user
 
 

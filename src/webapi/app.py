@@ -21,7 +21,7 @@ from blogqueue.queues import Keys
 from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
 from webapi.admission import AdmissionMiddleware
-from webapi.auth import Revocations, Sessions, build_auth
+from webapi.auth import Identities, Revocations, Sessions, build_auth
 from webapi.controllers.ai_settings import AiSettingsController
 from webapi.controllers.auth import AuthController
 from webapi.controllers.generate import AutoGenerateController
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         async with AsyncExitStack() as stack:
             app.state.engine = db.create_engine(settings, pool_timeout_s=POOL_TIMEOUT_S)
             stack.push_async_callback(app.state.engine.dispose)
+            app.state.identities = Identities(app.state.engine)
             app.state.job_queue = JobQueue(settings)
             stack.push_async_callback(app.state.job_queue.close)
             stack.push_async_callback(redis.aclose)

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
+from cachetools import TTLCache
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
@@ -18,6 +19,7 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
 from litestar.types import Receive, Scope, Send
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import users
@@ -32,6 +34,8 @@ from blogqueue.settings import Settings
 
 SESSION_COOKIE = "blogqueue_session"
 WRONG_CREDENTIALS = "wrong email or password, or the account is disabled"
+IDENTITY_TTL_S = 10.0
+IDENTITIES_KEPT = 10_000
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$"]
 
 
@@ -84,15 +88,33 @@ def user_id_of(token: Token) -> int | None:
     return int(sub)
 
 
+class Identities:
+    """Who each user id is (email, role), remembered for IDENTITY_TTL_S in each process: every request
+    needs it, while whatever ends a session (sign-out, a disabled account, a new password) is checked
+    in Redis on every request regardless (`Revocations`)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._known: TTLCache[int, CurrentUser] = TTLCache(maxsize=IDENTITIES_KEPT, ttl=IDENTITY_TTL_S)
+
+    async def get(self, user_id: int) -> CurrentUser | None:
+        """The user, if the account exists and is enabled."""
+        known = self._known.get(user_id)
+        if known is None:
+            async with AsyncSession(self._engine) as session:
+                user = await session.get(User, user_id)
+            if user is None or user.disabled or user.id is None:
+                return None
+            known = self._known[user_id] = CurrentUser(user.id, user.email, user.role)
+        return known
+
+
 async def retrieve_user(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:
     user_id = user_id_of(token)
     if user_id is None:
         return None
-    async with AsyncSession(connection.app.state.engine) as session:
-        user = await session.get(User, user_id)
-    if user is None or user.disabled or user.id is None:
-        return None
-    return CurrentUser(user.id, user.email, user.role)
+    identities: Identities = connection.app.state.identities
+    return await identities.get(user_id)
 
 
 async def is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:

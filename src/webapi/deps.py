@@ -9,7 +9,7 @@ from litestar import Request
 from litestar.di import NamedDependency
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue.errors import Unauthorized
+from blogqueue import users
 from blogqueue.models import User
 from webapi.auth import CurrentUser
 
@@ -22,7 +22,4 @@ async def provide_user_row(
     current_user: NamedDependency[CurrentUser], db_session: NamedDependency[AsyncSession]
 ) -> User:
     """The signed-in user's row, in the request's database session."""
-    row = await db_session.get(User, current_user.id)
-    if row is None:  # deleted after the token was issued
-        raise Unauthorized("this account no longer exists")
-    return row
+    return await users.signed_in_user(db_session, current_user.id)

@@ -63,7 +63,9 @@ async def test_failed_logins_are_throttled_even_for_the_right_password(site: Sit
     assert other.status_code == 200
 
 
-async def test_a_disabled_user_is_signed_out_at_once(site: Site) -> None:
+async def test_a_disabled_account_is_refused_when_the_api_looks_it_up(site: Site) -> None:
+    """Disabled in the database alone (not through `blogqueue users disable`, which ends its sessions
+    in Redis at once): refused as soon as the API looks the account up again."""
     engine = db.create_engine(site.settings)
     async with db.session_factory(engine)() as session:
         await users.set_disabled(session, "alice@example.com", True)

@@ -1,10 +1,12 @@
 """The pages' session: the API's sign-in, throttle and token checks, answered as pages (a form, a
 redirect to /login) instead of JSON."""
 
+from argparse import Namespace
+
 from httpx import Response
 from litestar.testing import AsyncTestClient
 
-from blogqueue import db, users
+from blogops.manage import users_command
 from tests.webapi.conftest import PASSWORD, Site
 from webapi.auth import SESSION_COOKIE
 
@@ -49,10 +51,7 @@ async def test_the_form_shares_the_apis_throttle_and_messages(site: Site) -> Non
 async def test_a_disabled_admin_is_sent_to_sign_in_again(site: Site) -> None:
     await _form_sign_in(site.client, ADMIN)
     assert (await _get(site.client, "/admin/settings/ai")).status_code == 200
-    engine = db.create_engine(site.settings)
-    async with db.session_factory(engine)() as session:
-        await users.set_disabled(session, ADMIN, True)
-    await engine.dispose()
+    await users_command(site.settings, Namespace(action="disable", email=ADMIN, password=None))
     page = await _get(site.client, "/admin/settings/ai?tab=keys")
     assert (
         page.status_code == 303 and page.headers["location"] == "/login?next=/admin/settings/ai%3Ftab%3Dkeys"

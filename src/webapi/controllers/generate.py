@@ -14,9 +14,9 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import run_events, run_views, runs
+from blogqueue import run_events, run_views, runs, users
 from blogqueue.jobqueue import JobQueue
-from blogqueue.models import GenerationRun, User
+from blogqueue.models import GenerationRun
 from blogqueue.queues import is_stream_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import RunSpec
@@ -40,10 +40,11 @@ OptionalId = Annotated[int | None, QueryParameter(ge=1, le=MAX_ROW_ID)]
 
 
 async def _start(
-    engine: AsyncEngine, job_queue: JobQueue, registry: ModelRegistry, settings: Settings, user: User,
+    engine: AsyncEngine, job_queue: JobQueue, registry: ModelRegistry, settings: Settings, user_id: int,
     request: AutoGenerateRequest,
 ) -> tuple[GenerationRun, RunSpec]:  # fmt: skip
     async with AsyncSession(engine, expire_on_commit=False) as session:
+        user = await users.signed_in_user(session, user_id)
         return await runs.start_run(session, job_queue, registry, settings, user, request)
 
 
@@ -61,14 +62,14 @@ class AutoGenerateController(Controller):
     async def start(
         self,
         data: JSONBody[AutoGenerateRequest],
-        user_row: NamedDependency[User],
+        current_user: NamedDependency[CurrentUser],
         engine: NamedDependency[AsyncEngine],
         job_queue: NamedDependency[JobQueue],
         registry: NamedDependency[ModelRegistry],
         settings: NamedDependency[Settings],
     ) -> StartedRun:
         # Shielded: a client that gives up mid-way leaves a whole run (row and job) or nothing.
-        run, spec = await asyncio.shield(_start(engine, job_queue, registry, settings, user_row, data))
+        run, spec = await asyncio.shield(_start(engine, job_queue, registry, settings, current_user.id, data))
         assert run.id is not None
         return StartedRun(
             run_id=run.id,
