@@ -6,14 +6,17 @@ tests/interop/node/ as subprocesses (see conftest.py).
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, cast
+
+import jsonschema_rs
 
 from blogqueue.jobqueue import EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import REPO, wait_for
 from tests.interop.conftest import RunNode
 
 # A retry may start a little after it is due (one blocking wait); more would mean a stall, or the
@@ -70,6 +73,8 @@ async def test_node_producer_python_worker(
     assert job.returnvalue["note"] == data["note"]
     assert node_completed["returnvalue"] == job.returnvalue
     assert job.data == data
+    contract = json.loads((REPO / "contracts" / "jobs" / "selftest.schema.json").read_text())
+    jsonschema_rs.validator_for(contract).validate(job.data)  # what Node sent meets the contract
     assert job.opts == added["opts"]
     assert {key: job.opts.get(key) for key in opts} == opts
     assert (job.priority, job.attemptsMade) == (5, 1)

@@ -80,7 +80,7 @@ async def rows(settings: Settings, model: Any) -> list[Any]:
         await engine.dispose()
 
 
-def node_job_data(settings: Settings, job: Any) -> dict[str, Any]:
+def node_job_data(job: Any) -> dict[str, Any]:
     """The job's data as Node stored it, after checking it against the contract for its name."""
     schema = json.loads((REPO / "contracts" / "jobs" / f"{job.name}.schema.json").read_text())
     jsonschema_rs.validator_for(schema).validate(job.data)
@@ -112,7 +112,7 @@ async def test_a_node_producer_requests_posts_by_queue_only_and_follows_them(
     assert script.events("run-log", runId=str(run.id))
 
     job = await job_queue._queue.getJob(finished["requestJob"])
-    assert node_job_data(settings, job)["userId"] == ADMIN_EMAIL
+    assert node_job_data(job)["userId"] == ADMIN_EMAIL
     assert (run.plan_job_id, run.request_key) == (job.id, f"{job.id}@{job.timestamp}")
 
     status = (await api.get("/api/admin/blog/auto-generate/status", params={"runId": run.id})).json()
