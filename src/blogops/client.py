@@ -23,8 +23,9 @@ from blogops.manage import read_password
 from blogqueue import errors, run_events
 from blogqueue.jobqueue import QueueMetrics
 from blogqueue.models import RunMode, RunStatus
+from blogqueue.payloads import FiltersIn
 from blogqueue.run_events import PostSaved, RunEvent, RunFinished
-from blogqueue.schemas import AutoGenerateRequest, ErrorBody, FiltersIn, RunView, StartedRun, StopReport
+from blogqueue.schemas import AutoGenerateRequest, ErrorBody, RunView, StartedRun, StopReport
 from blogqueue.secrets_store import write_private
 from blogqueue.settings import Settings
 

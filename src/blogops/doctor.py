@@ -54,12 +54,17 @@ async def _redis(settings: Settings) -> Check:
 
 
 async def _workers(queue: JobQueue) -> Check:
-    count = await queue.live_workers()
+    workers = await queue.workers()
+    count = len(workers)
     if count == 0:
         return Check("workers", False, "no live worker is connected to the queue",
                      "start one: '.venv/bin/blogworker', or './scripts/up' with BLOGQUEUE_WORKERS>=1",
                      {"count": 0})  # fmt: skip
-    return Check("workers", True, f"{count} live worker(s)", data={"count": count})
+    kinds = {
+        str(kind): sum(1 for w in workers if w.kind == kind) for kind in sorted({w.kind for w in workers})
+    }
+    detail = f"{count} live worker(s): " + ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+    return Check("workers", True, detail, data={"count": count, **kinds})
 
 
 async def _selftest(queue: JobQueue) -> Check:

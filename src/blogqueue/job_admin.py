@@ -21,7 +21,7 @@ from typing import Protocol
 
 from blogqueue.errors import Conflict, Forbidden, InvalidInput, NotFound
 from blogqueue.jobqueue import JobQueue, JobSummary
-from blogqueue.queues import LISTED_STATES, JobState, is_job_id
+from blogqueue.queues import LISTED_STATES, JobState, is_job_id, job_owner
 from blogqueue.schemas import (
     MAX_CLEAN_LIMIT,
     MAX_PAGE,
@@ -49,6 +49,9 @@ class Viewer(Protocol):
     def id(self) -> int: ...
 
     @property
+    def email(self) -> str: ...
+
+    @property
     def is_admin(self) -> bool: ...
 
 
@@ -63,19 +66,24 @@ def parse_state(value: str) -> JobState:
     return state
 
 
-def listing_owner(viewer: Viewer, user_id: int | None) -> str | None:
-    """Whose jobs a listing covers: None for all (admins only)."""
-    if viewer.is_admin:
-        return None if user_id is None else str(user_id)
-    if user_id is not None and user_id != viewer.id:
+def owner_names(viewer: Viewer) -> tuple[str, ...]:
+    """The names a job's userId may give the viewer: their id, or (a queued request) their email."""
+    return tuple(name for name in (job_owner(str(viewer.id)), job_owner(viewer.email)) if name)
+
+
+def listing_owner(viewer: Viewer, user_id: int | None) -> tuple[str, ...] | None:
+    """Whose jobs a listing covers, by the names their jobs may give them: None for all (admins only)."""
+    if user_id is None or user_id == viewer.id:
+        return None if viewer.is_admin and user_id is None else owner_names(viewer)
+    if not viewer.is_admin:
         raise Forbidden("only admins can list other users' jobs")
-    return str(viewer.id)
+    return (str(user_id),)
 
 
 async def list_jobs(
-    job_queue: JobQueue, state: JobState, *, owner: str | None, page: int = 1, page_size: int = 20
+    job_queue: JobQueue, state: JobState, *, owner: tuple[str, ...] | None, page: int = 1, page_size: int = 20
 ) -> JobPage:
-    """One page of jobs in `state`, newest first: every job, or the jobs indexed under `owner`."""
+    """One page of jobs in `state`, newest first: every job, or the jobs indexed under `owner`'s names."""
     if not 1 <= page <= MAX_PAGE:
         raise InvalidInput(f"page must be from 1 to {MAX_PAGE}", field="page")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -89,7 +97,7 @@ async def list_jobs(
     return JobPage([job for job in jobs if job and _owns(job, owner)], page, page_size, len(ids))
 
 
-async def _indexed_in_state(job_queue: JobQueue, owner: str, state: JobState) -> list[str]:
+async def _indexed_in_state(job_queue: JobQueue, owner: tuple[str, ...], state: JobState) -> list[str]:
     """The owner's indexed job ids now in `state`, newest first; ids of removed jobs are pruned."""
     ids = await job_queue.user_job_ids(owner)
     states = await job_queue.job_states(ids)
@@ -99,15 +107,15 @@ async def _indexed_in_state(job_queue: JobQueue, owner: str, state: JobState) ->
     return [job_id for job_id, found in zip(ids, states, strict=True) if found is state]
 
 
-def _owns(job: JobSummary, owner: str | None) -> bool:
-    return owner is None or job.user_id == owner
+def _owns(job: JobSummary, owner: tuple[str, ...] | None) -> bool:
+    return owner is None or job_owner(job.user_id) in owner
 
 
 async def _reachable(job_queue: JobQueue, viewer: Viewer, job_id: str) -> JobSummary:
     """The job, if the viewer may act on it; NotFound alike if missing, not theirs, or not a job id
     at all (it never reaches Redis then)."""
     (job,) = await job_queue.load_jobs([job_id]) if is_job_id(job_id) else (None,)
-    if job is None or not _owns(job, None if viewer.is_admin else str(viewer.id)):
+    if job is None or not _owns(job, None if viewer.is_admin else owner_names(viewer)):
         raise NotFound(f"job {job_id!r} does not exist (it may have been removed after finishing)")
     return job
 

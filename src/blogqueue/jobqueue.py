@@ -26,15 +26,19 @@ from blogqueue.payloads import JobPayload, encode_payload
 from blogqueue.queues import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BACKOFF_MS,
+    PYTHON_WORKER_PREFIX,
     QUEUE_NAME,
     JobName,
     JobState,
     Keys,
+    WorkerKind,
     ensure_json_safe,
     is_job_hash,
     is_job_id,
     job_options,
+    job_owner,
     make_job_id,
+    worker_connection_name,
 )
 from blogqueue.run_events import LogLine, RunEvent
 from blogqueue.settings import Settings
@@ -100,6 +104,33 @@ class JobRecord(msgspec.Struct, frozen=True):
     returnvalue: Any
 
 
+class LiveWorker(msgspec.Struct, frozen=True):
+    """A worker connected to the queue, as Redis sees its connection."""
+
+    name: str  # "" for a Node worker started without a name
+    kind: WorkerKind
+    addr: str  # host:port of its connection
+    age_s: int  # how long the connection has been open
+    idle_s: int  # since its last command (a blocking wait counts as one)
+
+
+def worker_of(client: dict[str, Any], prefix: str) -> LiveWorker | None:
+    """The worker behind one CLIENT LIST entry, or None if the connection is no worker of this queue."""
+    name = str(client.get("name") or "")
+    for base in (worker_connection_name(prefix), f"{prefix}:{QUEUE_NAME}"):
+        if name == base or name.startswith(f"{base}:w:"):
+            worker_name = name.removeprefix(base).removeprefix(":w:")
+            python = base.endswith(QUEUE_NAME) or worker_name.startswith(PYTHON_WORKER_PREFIX)
+            return LiveWorker(
+                name=worker_name,
+                kind=WorkerKind.PYTHON if python else WorkerKind.NODE,
+                addr=str(client.get("addr", "")),
+                age_s=int(client.get("age") or 0),
+                idle_s=int(client.get("idle") or 0),
+            )
+    return None
+
+
 class CancelMark(msgspec.Struct, frozen=True):
     reason: str
     at: int  # epoch ms, so stale marks can be pruned
@@ -126,6 +157,21 @@ class EnqueueOptions:
     backoff_ms: int = DEFAULT_BACKOFF_MS
     job_id: str | None = None
     reserved: bool = False  # job_id came from reserve_job_id, which already indexed it
+
+
+def _user_id_in(data: str | None) -> object:
+    """The `userId` in a job's raw data, if it is a JSON object that has one."""
+    try:
+        decoded = msgspec.json.decode(data or "null")
+    except msgspec.DecodeError:
+        return None
+    return decoded.get("userId") if isinstance(decoded, dict) else None
+
+
+def stream_key(entry_id: str) -> tuple[int, int]:
+    """A stream entry id as a comparable pair; ValueError if it is not one."""
+    millis, _, seq = entry_id.partition("-")
+    return int(millis), int(seq or 0)
 
 
 def _summarize(job: Job, state: str) -> JobSummary:
@@ -349,14 +395,50 @@ class JobQueue:
         total = int(await self._queue.getJobCountByTypes(state.value))
         return [_summarize(job, state.value) for job in jobs], total
 
-    async def user_job_ids(self, user_id: str) -> list[str]:
-        """Every job id indexed under a user, newest first."""
-        return [str(job_id) for job_id in await self._redis.zrevrange(self._keys.user_jobs(user_id), 0, -1)]
+    async def user_job_ids(self, owners: Sequence[str]) -> list[str]:
+        """Every job id indexed under a user (by id, or by email), newest first, in one round trip."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for owner in owners:
+                pipe.zrevrange(self._keys.user_jobs(owner), 0, -1, withscores=True)
+            indexes = await pipe.execute()
+        scored = {str(job_id): float(score) for index in indexes for job_id, score in index}
+        return sorted(scored, key=lambda job_id: scored[job_id], reverse=True)
 
-    async def unindex(self, user_id: str, *job_ids: str) -> None:
-        """Drop ids from a user's index (their jobs are gone)."""
+    async def unindex(self, owners: Sequence[str], *job_ids: str) -> None:
+        """Drop ids from a user's indexes (their jobs are gone)."""
         if job_ids:
-            await self._redis.zrem(self._keys.user_jobs(user_id), *job_ids)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for owner in owners:
+                    pipe.zrem(self._keys.user_jobs(owner), *job_ids)
+                await pipe.execute()
+
+    async def _index_added(self, entries: Sequence[tuple[str, dict[str, str]]]) -> None:
+        """Index under their users the jobs these stream entries announce as added. BullMQ writes
+        an `added` entry for every job, whoever added it, so jobs from Node producers are listed
+        too; re-indexing one of ours changes nothing (NX)."""
+        added = [
+            fields["jobId"] for _, fields in entries if fields.get("event") == "added" and fields.get("jobId")
+        ]
+        rows: list[Any] = []
+        if added:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for job_id in added:
+                    pipe.hmget(self._queue.toKey(job_id), ["data", "timestamp"])
+                rows = await pipe.execute()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for job_id, (data, timestamp) in zip(added, rows, strict=True):
+                owner = job_owner(_user_id_in(data))
+                if owner is not None:
+                    pipe.zadd(self._keys.user_jobs(owner), {job_id: float(timestamp or 0)}, nx=True)
+            if entries:
+                pipe.set(self._keys.indexed_until, entries[-1][0])
+            await pipe.execute()
+
+    async def index_position(self) -> str:
+        """Where indexing stopped last (any API process), or the stream's start the first time; an
+        entry trimmed off the stream since is no matter: reading resumes at the oldest one left."""
+        position: Any = await self._redis.get(self._keys.indexed_until)
+        return str(position or "0-0")
 
     async def job_record(self, job_id: str) -> JobRecord | None:
         job = await self._queue.getJob(job_id)
@@ -386,12 +468,21 @@ class JobQueue:
             meta, points = await pipe.execute()
         return meta, points
 
+    async def workers(self) -> list[LiveWorker]:
+        """Every worker connected to this queue, Node's and ours, from the names BullMQ workers
+        give their Redis connections (CLIENT LIST): Node's `<prefix>:<base64 queue>[:w:<name>]`
+        (which ours use too, so Node's getWorkers lists them) and the Python client's own
+        `<prefix>:<queue>[:w:<name>]`. A named worker is listed once however many connections
+        carry its name."""
+        found: dict[str, LiveWorker] = {}
+        for client in await self._redis.client_list():
+            worker = worker_of(client, self.settings.queue_prefix)
+            if worker is not None:
+                found.setdefault(worker.name or f"@{worker.addr}", worker)
+        return sorted(found.values(), key=lambda worker: (worker.kind, worker.name, worker.addr))
+
     async def live_workers(self) -> int:
-        """Worker processes connected to this queue: named ones (ours) once each, unnamed
-        (Node without a name) once per connection."""
-        names = [str(w.get("rawname", "")) for w in await self._queue.get_workers()]
-        named = {name for name in names if ":w:" in name}
-        return len(named) + sum(1 for name in names if name and ":w:" not in name)
+        return len(await self.workers())
 
     # -- run events ---------------------------------------------------------------------------
 
@@ -422,9 +513,11 @@ class JobQueue:
         self, after: str, *, block_ms: int, count: int = 200
     ) -> list[tuple[str, RunEvent | None]]:
         """Stream entries after `after` (blocking up to `block_ms`); BullMQ's own entries come back
-        as None so the reader can still advance past them."""
+        as None so the reader can still advance past them. Jobs they announce as added are
+        indexed under their users on the way."""
         answer: Any = await self._redis.xread({self._keys.events: after}, count=count, block=block_ms)
         entries = answer[0][1] if answer else []
+        await self._index_added(entries)
         return [(str(entry_id), run_events.from_fields(fields)) for entry_id, fields in entries]
 
     # -- acting on jobs -----------------------------------------------------------------------
@@ -456,8 +549,8 @@ class JobQueue:
         if not await self._queue.remove(job_id):
             return False
         async with self._redis.pipeline(transaction=False) as pipe:
-            if user_id:
-                pipe.zrem(self._keys.user_jobs(user_id), job_id)
+            if owner := job_owner(user_id):
+                pipe.zrem(self._keys.user_jobs(owner), job_id)
             pipe.hdel(self._keys.cancel_marks, job_id)
             await pipe.execute()
         return True

@@ -113,6 +113,8 @@ class GenerationRun(SQLModel, table=True):
     priority: int | None = None
     status: RunStatus = Field(default=RunStatus.PLANNING, sa_column=enum_column(RunStatus, 16, index=True))
     plan_job_id: str | None = Field(default=None, max_length=200)
+    # A run a queued request created: "<job id>@<added at ms>", so a retried job finds it again.
+    request_key: str | None = Field(default=None, max_length=300, unique=True, index=True)
     planned: int = 0  # titles found and queued
     posts_done: int = 0
     posts_failed: int = 0

@@ -4,14 +4,17 @@ on a breaking change."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from enum import StrEnum
+from typing import Annotated, Any, Protocol, TypeVar
 
 import msgspec
 
 from blogqueue.errors import InvalidJob
-from blogqueue.titles import MediaType
+from blogqueue.models import RunMode
+from blogqueue.titles import MediaType, Source, TrendingWindow
 
 PAYLOAD_VERSION = 1
+UserRef = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]  # a user's id, or their email
 
 
 class JobPayload(msgspec.Struct, kw_only=True, rename="camel", frozen=True):
@@ -40,6 +43,44 @@ class GenerateRun(RunPayload, frozen=True):
     """Plan a run: choose its titles and queue one `generate-post` job per title."""
 
 
+def _one_of(choices: type[StrEnum]) -> msgspec.Meta:
+    """The allowed values, for the JSON Schema only: runs.parse_request checks them, naming each bad field."""
+    return msgspec.Meta(extra_json_schema={"enum": [choice.value for choice in choices]})
+
+
+class FiltersIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True):
+    min_rating: float | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+    include_adult: bool = False
+
+
+class RunParameters(msgspec.Struct, kw_only=True, rename="camel", frozen=True):
+    """What a run asks for: the body of `POST /api/admin/blog/auto-generate`, and the data of a
+    `generate` job that carries no runId. Strings rather than enums, so that every bad field gets
+    its own message (runs.parse_request checks them)."""
+
+    source: Annotated[str, _one_of(Source)]
+    media_type: Annotated[str, _one_of(MediaType)]
+    count: int
+    model: str | None = None
+    mode: Annotated[str, _one_of(RunMode)] = RunMode.BATCH.value
+    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
+    trending_window: Annotated[str, _one_of(TrendingWindow)] = TrendingWindow.WEEK.value
+    priority: int | None = None
+    interval_minutes: int | None = None
+    cron: str | None = None
+    budget_usd: float | None = None
+
+
+class RunRequest(RunParameters, kw_only=True, frozen=True):
+    """A `generate` job without a runId: a whole request for a run, as a Node producer sends it.
+    The worker checks it as the API would, then creates the run once (keyed by the job)."""
+
+    version: int = PAYLOAD_VERSION
+    user_id: UserRef
+
+
 class GeneratePost(RunPayload, frozen=True):
     """Write one post about one title, for a run."""
 
@@ -47,7 +88,12 @@ class GeneratePost(RunPayload, frozen=True):
     media_type: MediaType
 
 
-P = TypeVar("P", bound=JobPayload)
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+P = TypeVar("P", bound=Versioned)
 
 
 def decode_payload(data: Any, payload_type: type[P]) -> P:

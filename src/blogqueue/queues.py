@@ -7,6 +7,7 @@ worker runner.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 import time
@@ -24,6 +25,7 @@ DEFAULT_BACKOFF_MS = 1_000
 KEEP_COMPLETED = 100
 USER_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _MAX_JOB_ID_LENGTH = 200
+_MAX_EMAIL_LENGTH = 320
 _MAX_LOOKUP_LENGTH = 1_024  # Node producers' ids may be longer than ours; a bound on key names all the same
 # BullMQ's own keys beside the job hashes, `<prefix>:<queue>:<name>` (bullmq's QueueKeys, plus
 # `metrics`): a job id equal to one would read or delete BullMQ's bookkeeping as if it were a job.
@@ -65,6 +67,21 @@ class JobState(StrEnum):
         return self in {JobState.COMPLETED, JobState.FAILED}
 
 
+class WorkerKind(StrEnum):
+    PYTHON = "python"
+    NODE = "node"
+
+
+PYTHON_WORKER_PREFIX = "blogworker-"  # how our workers' names begin, so others can tell them from Node's
+
+
+def worker_connection_name(prefix: str, worker_name: str = "") -> str:
+    """The name a worker gives its blocking Redis connection, as Node BullMQ names it (base64 of the
+    queue name): what Node's getWorkers() and bull-board look for."""
+    encoded = base64.b64encode(QUEUE_NAME.encode()).decode()
+    return f"{prefix}:{encoded}" + (f":w:{worker_name}" if worker_name else "")
+
+
 LISTED_STATES = [state for state in JobState if state is not JobState.WAITING_CHILDREN]  # we add no flows
 
 
@@ -92,6 +109,16 @@ def scheduler_id(run_id: int) -> str:
 def validate_user_id(user_id: str) -> None:
     if not USER_ID_PATTERN.fullmatch(user_id):
         raise InvalidJob(f"user id {user_id!r} must be 1-64 letters, digits, '.', '_' or '-'", field="userId")
+
+
+def job_owner(user_id: object) -> str | None:
+    """Whom a job's `userId` names, as its per-user index knows them: a user id, or an email
+    (lower case; a queued request may name its user so). None if it names nobody we index."""
+    if not isinstance(user_id, str):
+        return None
+    if "@" in user_id and len(user_id) <= _MAX_EMAIL_LENGTH and " " not in user_id:
+        return user_id.strip().lower()
+    return user_id if USER_ID_PATTERN.fullmatch(user_id) else None
 
 
 def validate_job_id(job_id: str) -> None:
@@ -194,6 +221,11 @@ class Keys:
 
     def user_jobs(self, user_id: str) -> str:
         return f"{self.base}:user-jobs:{user_id}"
+
+    @property
+    def indexed_until(self) -> str:
+        """The event stream entry up to which jobs added by any producer are in the user indexes."""
+        return f"{self.base}:indexed-until"
 
     def run_jobs(self, run_id: int) -> str:
         """Every job id of a run (planning and posts), so a stop can find them."""

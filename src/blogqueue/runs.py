@@ -21,7 +21,7 @@ from blogqueue import ai_settings
 from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.models import GenerationRun, RunMode, RunStatus, UsageRecord, User, utcnow
-from blogqueue.payloads import GenerateRun
+from blogqueue.payloads import GenerateRun, RunParameters
 from blogqueue.providers import PROVIDERS
 from blogqueue.queues import MAX_PRIORITY, JobName, scheduler_id
 from blogqueue.registry import ModelRegistry
@@ -52,6 +52,18 @@ class RunSpec(msgspec.Struct, frozen=True, kw_only=True):
     interval_minutes: int | None = None
     cron: str | None = None
     budget_usd: float | None = None
+
+
+class RequestJob(msgspec.Struct, frozen=True):
+    """The queued `generate` job a run is created from; `key` tells this job from a later one
+    that reuses its id (auto ids restart with a new Redis)."""
+
+    job_id: str
+    added_at: int  # epoch ms, BullMQ's job timestamp
+
+    @property
+    def key(self) -> str:
+        return f"{self.job_id}@{self.added_at}"
 
 
 # -- checking a spec --------------------------------------------------------------------------
@@ -132,7 +144,7 @@ def _choice(problems: list[tuple[str, str]], field: str, value: str, allowed: ty
         return None
 
 
-def parse_request(request: AutoGenerateRequest, preferred_model: str, registry: ModelRegistry) -> RunSpec:
+def parse_request(request: RunParameters, preferred_model: str, registry: ModelRegistry) -> RunSpec:
     """The request as a spec, every field checked once; InvalidInput names each bad field."""
     problems: list[tuple[str, str]] = []
     source = _choice(problems, "source", request.source, Source)
@@ -171,6 +183,16 @@ async def start_run(
 ) -> tuple[GenerationRun, RunSpec]:  # fmt: skip
     """A user's request, checked (fields, key, one continuous run at a time), stored and queued."""
     assert user.id is not None
+    spec = await admit(session, registry, settings, user, request)
+    return await create_run(session, job_queue, user.id, spec), spec
+
+
+async def admit(
+    session: AsyncSession, registry: ModelRegistry, settings: Settings, user: User, request: RunParameters
+) -> RunSpec:
+    """A user's request as a spec, checked as the API checks it (fields, key, how many active runs,
+    one continuous run), whether it came over HTTP or as a queued `generate` job."""
+    assert user.id is not None
     spec = parse_request(request, user.preferred_ai_model, registry)
     provider = registry.get(spec.model).provider
     if PROVIDERS[provider].needs_key and not await ai_settings.has_key(session, settings, user.id, provider):
@@ -188,14 +210,14 @@ async def start_run(
         existing = await continuous_run(session, user.id)
         if existing is not None:
             raise Conflict(f"continuous run {existing.id} is already running; stop it first", field="runId")
-    return await create_run(session, job_queue, user.id, spec), spec
+    return spec
 
 
 async def create_run(
-    session: AsyncSession, job_queue: JobQueue, user_id: int, spec: RunSpec
+    session: AsyncSession, job_queue: JobQueue, user_id: int, spec: RunSpec, request: RequestJob | None = None
 ) -> GenerationRun:
     """Store a checked spec's run and queue its planning job (or its scheduler); on failure nothing
-    is left behind."""
+    is left behind. A run a queued request creates is planned by that job itself."""
     run = GenerationRun(
         user_id=user_id,
         model=spec.model,
@@ -209,32 +231,48 @@ async def create_run(
         cron=spec.cron,
         budget_usd=spec.budget_usd,
         priority=spec.priority,
+        request_key=request.key if request else None,
     )
     if spec.mode is RunMode.BATCH:
         await session.commit()  # the checks' reads end here: no connection is held while Redis answers
-        run.plan_job_id = await job_queue.reserve_job_id(str(user_id))
+        run.plan_job_id = request.job_id if request else await job_queue.reserve_job_id(str(user_id))
     session.add(run)
     await session.commit()
     assert run.id is not None
     payload = GenerateRun(user_id=str(user_id), run_id=run.id)
     try:
-        if spec.mode is RunMode.BATCH:
+        if spec.mode is RunMode.BATCH and request:
+            await job_queue.track_run_jobs(run.id, request.job_id)
+        elif spec.mode is RunMode.BATCH:
             options = EnqueueOptions(priority=spec.priority, job_id=run.plan_job_id, reserved=True)
             await job_queue.enqueue(JobName.GENERATE, payload, options)
             await job_queue.track_run_jobs(run.id, str(run.plan_job_id))
         else:
-            run.plan_job_id = await job_queue.schedule(
-                scheduler_id(run.id), JobName.GENERATE, payload,
-                every_ms=(spec.interval_minutes or 0) * 60_000, cron=spec.cron,
-            )  # fmt: skip
-            run.status = RunStatus.RUNNING
-            session.add(run)
-            await session.commit()
+            await start_schedule(session, job_queue, run)
     except Exception:
         await session.delete(run)
         await session.commit()
         raise
     return run
+
+
+async def start_schedule(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) -> None:
+    """Start a continuous run's scheduler and mark the run running; an upsert, so a queued request
+    retried after a crash in between may call it again."""
+    assert run.id is not None
+    run.plan_job_id = await job_queue.schedule(
+        scheduler_id(run.id), JobName.GENERATE, GenerateRun(user_id=str(run.user_id), run_id=run.id),
+        every_ms=(run.interval_minutes or 0) * 60_000, cron=run.cron,
+    )  # fmt: skip
+    run.status = RunStatus.RUNNING
+    session.add(run)
+    await session.commit()
+
+
+async def run_for_request(session: AsyncSession, request: RequestJob) -> GenerationRun | None:
+    """The run this request job created already, if it did (on a retry or after a crash)."""
+    query = select(GenerationRun).where(GenerationRun.request_key == request.key)
+    return (await session.exec(query)).first()
 
 
 # -- reading ----------------------------------------------------------------------------------

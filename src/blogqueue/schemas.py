@@ -13,8 +13,9 @@ from typing import Annotated, Any
 import msgspec
 
 from blogqueue.jobqueue import JobSummary, QueueMetrics
-from blogqueue.models import PostStatus, RunMode
-from blogqueue.titles import MediaType, TrendingWindow
+from blogqueue.models import PostStatus
+from blogqueue.payloads import RunParameters
+from blogqueue.titles import MediaType
 from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
 
 MAX_CLEAN_LIMIT = 10_000
@@ -28,27 +29,8 @@ RowId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)]
 # -- generation runs --------------------------------------------------------------------------
 
 
-class FiltersIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    min_rating: float | None = None
-    year_from: int | None = None
-    year_to: int | None = None
-    include_adult: bool = False
-
-
-class AutoGenerateRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
-    """Strings rather than enums so that every bad field gets its own message."""
-
-    source: str
-    media_type: str
-    count: int
-    model: str | None = None
-    mode: str = RunMode.BATCH.value
-    filters: FiltersIn = msgspec.field(default_factory=FiltersIn)
-    trending_window: str = TrendingWindow.WEEK.value
-    priority: int | None = None
-    interval_minutes: int | None = None
-    cron: str | None = None
-    budget_usd: float | None = None
+class AutoGenerateRequest(RunParameters, forbid_unknown_fields=True, frozen=True):
+    """The API takes exactly the run's parameters (a queued request also carries userId/version)."""
 
 
 class CostEstimate(msgspec.Struct, rename="camel"):

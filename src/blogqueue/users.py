@@ -65,6 +65,21 @@ async def get_by_email(session: AsyncSession, email: str) -> User:
     return user
 
 
+async def by_reference(session: AsyncSession, ref: str) -> User:
+    """The enabled user a job names in `userId`: by id (digits) or by email."""
+    query = (
+        select(User).where(User.id == int(ref))
+        if ref.isdecimal() and len(ref) < 10
+        else (select(User).where(User.email == ref.strip().lower()))
+    )
+    user = (await session.exec(query)).first()
+    if user is None or user.disabled:
+        raise InvalidInput(
+            f"userId {ref!r} names no enabled user (give a user's id or email)", field="userId"
+        )
+    return user
+
+
 async def list_users(session: AsyncSession) -> list[User]:
     return list((await session.exec(select(User).order_by(col(User.id)))).all())
 

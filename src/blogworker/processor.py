@@ -13,13 +13,22 @@ import structlog
 from bullmq import DelayedError, Job, UnrecoverableError
 
 from blogqueue.errors import Cancelled, InvalidJob, Postponed
-from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload, RunPayload, SelfTest, decode_payload
+from blogqueue.payloads import (
+    GeneratePost,
+    GenerateRun,
+    JobPayload,
+    RunPayload,
+    RunRequest,
+    SelfTest,
+    decode_payload,
+)
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
 from blogworker import failures
 from blogworker.context import WorkerContext
 from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
+from blogworker.intake import start_requested_run
 from blogworker.planning import plan_run
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
@@ -27,7 +36,7 @@ from blogworker.services import WorkerServices
 
 log = structlog.get_logger("blogworker.processor")
 
-P = TypeVar("P", bound=JobPayload)
+P = TypeVar("P", bound=JobPayload | RunRequest)
 
 
 @dataclass(frozen=True)
@@ -37,11 +46,17 @@ class Handler(Generic[P]):
     payload_type: type[P]
     run: Callable[[WorkerContext, P], Awaitable[Any]]
     on_final_failure: Callable[[WorkerContext, P, Exception], Awaitable[None]] | None = None
+    without_run_id: Handler[Any] | None = None  # for data that carries a run's parameters instead
+
+    def variant(self, data: Any) -> Handler[Any]:
+        if self.without_run_id is not None and isinstance(data, dict) and "runId" not in data:
+            return self.without_run_id
+        return self
 
 
 HANDLERS: Mapping[str, Handler[Any]] = {
     JobName.SELFTEST: Handler(SelfTest, run_selftest),
-    JobName.GENERATE: Handler(GenerateRun, plan_run),
+    JobName.GENERATE: Handler(GenerateRun, plan_run, without_run_id=Handler(RunRequest, start_requested_run)),
     JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
 }
 
@@ -81,6 +96,7 @@ class Processor:
                 worker=self.worker_name,
             )
             handler = self.handlers.get(job.name)
+            handler = handler.variant(job.data) if handler is not None else None
             payload: Any = None
             try:
                 reason = self.cancellations.reason(str(job.id))

@@ -14,7 +14,7 @@ import structlog
 from bullmq import Job, Worker
 
 from blogqueue.connection import connection_options
-from blogqueue.queues import QUEUE_NAME, Keys
+from blogqueue.queues import PYTHON_WORKER_PREFIX, QUEUE_NAME, Keys, worker_connection_name
 from blogqueue.settings import Settings
 from blogworker.cancellation import CancelBridge
 from blogworker.processor import HANDLERS, Handler, Processor
@@ -29,13 +29,16 @@ STARTUP_TIMEOUT_S = 10.0
 
 class QueueWorker(Worker):  # type: ignore[misc] # bullmq is untyped
     """bullmq's Worker, plus what Node's Worker does and the Python one does not: when the
-    limiter says "wait N ms", sleep exactly that long instead of the drain delay."""
+    limiter says "wait N ms", sleep exactly that long instead of the drain delay; and a
+    connection named as Node names it, so Node tools list our workers."""
 
     limitUntil: int  # bullmq sets it to the limiter TTL (ms) after a refused fetch
+    _client_name_set: bool  # bullmq's: whether the connection is named yet
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._closing_event = asyncio.Event()
+        self.clientName = worker_connection_name(self.prefix, self.workerName or "")
 
     async def getNextJob(self, token: str) -> Job | None:  # noqa: N802 - bullmq's name
         wait_ms = self.limitUntil
@@ -54,6 +57,13 @@ class QueueWorker(Worker):  # type: ignore[misc] # bullmq is untyped
     async def close(self, force: bool = False) -> None:
         self._closing_event.set()
         await super().close(force)
+
+    async def _ensure_client_names(self) -> None:
+        """Name only the blocking connection, and the way Node does: one entry per worker in
+        CLIENT LIST, which Node's getWorkers(), bull-board and our JobQueue.workers() all read."""
+        if not self._client_name_set:
+            await self.blockingRedisConnection.set_client_name(self.clientName)
+            self._client_name_set = True
 
 
 def worker_options(settings: Settings, name: str) -> dict[str, Any]:
@@ -81,7 +91,9 @@ class WorkerRunner:
         self, settings: Settings, name: str | None = None, handlers: Mapping[str, Handler[Any]] = HANDLERS
     ) -> None:
         self.settings = settings
-        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.name = (
+            name or f"{PYTHON_WORKER_PREFIX}{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        )
         self.services = WorkerServices.open(settings)
         self.cancellations = CancelBridge(self.services.redis, Keys(settings.queue_prefix), self._abort)
         self.processor = Processor(settings, self.services, self.cancellations, handlers, self.name)

@@ -3,7 +3,8 @@
 A client subscribes with what it wants to see (a user's events, optionally one run's); the hub's
 single blocking XREAD fans each entry out to the subscribers' bounded queues. A client that falls
 too far behind is dropped (its stream ends) and comes back with Last-Event-ID, which replays what
-it missed from the stream before it joins the live feed again.
+it missed from the stream before it joins the live feed again. Reading the stream also indexes
+jobs any producer added under their users (see JobQueue.read_events).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from blogqueue.jobqueue import JobQueue
+from blogqueue.jobqueue import stream_key as stream_id
 from blogqueue.run_events import RunEvent
 
 log = structlog.get_logger("webapi.events")
@@ -26,12 +28,6 @@ RETRY_S = 1.0  # after a Redis error
 QUEUE_SIZE = 1_000  # events a slow client may fall behind before it is dropped
 REPLAY_LIMIT = 1_000  # entries replayed for a client that comes back with Last-Event-ID
 KEEPALIVE_S = 15.0
-
-
-def stream_id(entry_id: str) -> tuple[int, int]:
-    """A stream entry id as a comparable pair; ValueError if it is not one."""
-    millis, _, seq = entry_id.partition("-")
-    return int(millis), int(seq or 0)
 
 
 @dataclass(eq=False)
@@ -52,7 +48,8 @@ class EventHub:
         self._job_queue = job_queue
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
-        self.position = "0-0"
+        self.position = "0-0"  # the last entry read
+        self._live_from = (0, 0)  # the stream's end when reading began: clients get what follows
 
     async def start(self) -> None:
         """Start reading in the background; the API starts even while Redis is away."""
@@ -69,7 +66,10 @@ class EventHub:
     async def _read(self) -> None:
         while True:
             try:
-                self.position = await self._job_queue.events_end()  # from now on
+                # Read from where indexing stopped, so jobs added while no API ran get indexed
+                # too; clients only get what is newer than the stream's end now, as before.
+                self._live_from = stream_id(await self._job_queue.events_end())
+                self.position = await self._job_queue.index_position()
                 break
             except RedisError as err:
                 log.warning("event_stream_retry", error=repr(err))
@@ -87,8 +87,9 @@ class EventHub:
                     self._fan_out(entry_id, event)
 
     def _fan_out(self, entry_id: str, event: RunEvent) -> None:
+        position = stream_id(entry_id)
         for subscriber in list(self._subscribers):
-            if not subscriber.wants(event):
+            if position <= subscriber.since or not subscriber.wants(event):
                 continue
             try:
                 subscriber.queue.put_nowait((entry_id, event))
@@ -102,7 +103,7 @@ class EventHub:
     def subscribe(self, user_id: str, run_id: int | None) -> Subscriber:
         """Register at once, before the response starts, so no event in between is missed. A
         subscriber whose stream never starts is dropped once its queue fills."""
-        subscriber = Subscriber(user_id, run_id, stream_id(self.position))
+        subscriber = Subscriber(user_id, run_id, max(stream_id(self.position), self._live_from))
         self._subscribers.add(subscriber)
         return subscriber
 

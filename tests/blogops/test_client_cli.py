@@ -248,8 +248,8 @@ class DroppedStream(httpx.SyncByteStream):
     """One event, then the connection breaks."""
 
     def __iter__(self) -> Iterator[bytes]:
-        yield b'id: 5-0\nevent: log\ndata: {"kind":"log","runId":7,"userId":"1","message":"one"}\n\n'
-        yield b'id: 6-0\nevent: log\ndata: {"kind":"log","runId":8,"userId":"1","message":"other run"}\n\n'
+        yield b'id: 5-0\nevent: run-log\ndata: {"kind":"run-log","runId":7,"userId":"1","message":"one"}\n\n'
+        yield b'id: 6-0\nevent: run-log\ndata: {"kind":"run-log","runId":8,"userId":"1","message":"other run"}\n\n'
         raise httpx.ReadError("connection reset")
 
 
@@ -271,6 +271,6 @@ def test_a_dropped_event_stream_resumes_after_the_last_event_id() -> None:
             events.append((event.kind, event.message))
             if event.kind == "run-finished":
                 break
-    assert events == [("log", "one"), ("run-finished", "")]
+    assert events == [("run-log", "one"), ("run-finished", "")]
     assert [request.headers.get("last-event-id") for request in seen] == [None, "6-0"]
     assert [request.url.params.get("runId") for request in seen] == ["7", "7"]

@@ -22,6 +22,10 @@ class Who:
     id: int
     is_admin: bool = False
 
+    @property
+    def email(self) -> str:
+        return f"user{self.id}@example.com"
+
 
 ALICE, BOB, ADMIN = Who(7), Who(8), Who(1, is_admin=True)
 
@@ -60,7 +64,7 @@ async def test_a_user_lists_their_own_jobs_per_state_newest_first_with_paging(jo
 async def test_the_user_listing_prunes_jobs_bullmq_removed(job_queue: JobQueue) -> None:
     kept, dropped = await _add(job_queue, ALICE), await _add(job_queue, ALICE)
     await job_queue._queue.remove(dropped)
-    page = await job_admin.list_jobs(job_queue, JobState.WAITING, owner="7")
+    page = await job_admin.list_jobs(job_queue, JobState.WAITING, owner=("7",))
     assert ([item.id for item in page.items], page.total) == ([kept], 1)
     assert await job_queue._redis.zrange(job_queue._keys.user_jobs("7"), 0, -1) == [kept]
 
@@ -79,7 +83,7 @@ async def test_admins_list_every_job_of_a_state_or_one_users(job_queue: JobQueue
 
 
 async def test_users_may_not_list_other_users_jobs() -> None:
-    assert job_admin.listing_owner(ALICE, ALICE.id) == "7"
+    assert job_admin.listing_owner(ALICE, ALICE.id) == ("7", "user7@example.com")
     with pytest.raises(Forbidden):
         job_admin.listing_owner(ALICE, BOB.id)
 
@@ -89,7 +93,7 @@ async def test_listing_rejects_bad_paging(job_queue: JobQueue) -> None:
         await job_admin.list_jobs(job_queue, JobState.WAITING, owner=None, page=0)
     assert bad_page.value.field == "page"
     with pytest.raises(InvalidInput) as bad_size:
-        await job_admin.list_jobs(job_queue, JobState.WAITING, owner="7", page_size=101)
+        await job_admin.list_jobs(job_queue, JobState.WAITING, owner=("7",), page_size=101)
     assert bad_size.value.field == "pageSize"
 
 
@@ -120,7 +124,7 @@ async def test_active_completed_and_failed_jobs_show_in_their_state_with_details
         (JobState.FAILED, failed),
         (JobState.ACTIVE, running),
     ):
-        page = await job_admin.list_jobs(job_queue, state, owner="7")
+        page = await job_admin.list_jobs(job_queue, state, owner=("7",))
         assert [item.id for item in page.items] == [expected], state
     detail = await job_admin.get_job(job_queue, ALICE, failed)
     assert (detail.state, detail.attempts_made, detail.attempts_started) == ("failed", 1, 1)

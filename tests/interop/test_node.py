@@ -1,158 +1,27 @@
 """Interop with the real Node BullMQ (6.7.0, pinned in tests/interop/node/package-lock.json).
 
 Node and Python share one queue in the session's redis-server. The Node side runs the scripts in
-tests/interop/node/ as subprocesses; each prints one JSON object per line, which `NodeScript`
-collects. Nothing here is skipped: a missing `node` or `node_modules` fails the test.
+tests/interop/node/ as subprocesses (see conftest.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import os
-import shutil
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
-import pytest
+import jsonschema_rs
 
 from blogqueue.jobqueue import EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
-from blogqueue.queues import QUEUE_NAME, JobName
+from blogqueue.queues import JobName
 from blogqueue.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import REPO, wait_for
+from tests.interop.conftest import RunNode
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
-NODE_PACKAGES = {"bullmq": "6.7.0", "ioredis": "6.0.0"}
-SCRIPT_TIMEOUT_MS = 45_000  # each script exits by itself (code 3) after this long
-STDOUT_LINE_LIMIT = 4 * 1024 * 1024
 # A retry may start a little after it is due (one blocking wait); more would mean a stall, or the
 # whole-second waits bullmq falls back to when it does not know the server's version.
 MAX_RETRY_LATENESS_MS = 150
-
-
-class NodeScript:
-    """One running `node <script>`: its stdout parsed as JSON lines, its stderr kept for errors."""
-
-    def __init__(self, script: str, process: asyncio.subprocess.Process) -> None:
-        self.script = script
-        self.process = process
-        self.lines: list[dict[str, Any]] = []
-        self.stderr = bytearray()
-        self._update = asyncio.Event()
-        self._stdout_done = False
-        self._readers = [asyncio.create_task(self._read_stdout()), asyncio.create_task(self._read_stderr())]
-
-    async def _read_stdout(self) -> None:
-        assert self.process.stdout is not None
-        async for raw in self.process.stdout:
-            text = raw.decode(errors="replace").strip()
-            if text:
-                try:
-                    line = json.loads(text)
-                except json.JSONDecodeError:
-                    line = {"event": "unparsed", "text": text}
-                self.lines.append(line if isinstance(line, dict) else {"event": "unparsed", "text": text})
-                self._update.set()
-        self._stdout_done = True
-        self._update.set()
-
-    async def _read_stderr(self) -> None:
-        assert self.process.stderr is not None
-        while chunk := await self.process.stderr.read(65536):
-            self.stderr.extend(chunk)
-
-    def events(self, event: str, **match: Any) -> list[dict[str, Any]]:
-        """Lines with this `event` whose fields equal `match`."""
-        return [
-            line
-            for line in self.lines
-            if line.get("event") == event and all(line.get(k) == v for k, v in match.items())
-        ]
-
-    async def wait_event(self, event: str, timeout: float, **match: Any) -> dict[str, Any]:
-        """The first line with this `event` (and fields), waiting for it up to `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if found := self.events(event, **match):
-                return found[0]
-            if self._stdout_done:
-                self.fail(f"exited (code {self.process.returncode}) without printing {event!r} {match}")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self.fail(f"printed no {event!r} {match} within {timeout} s")
-            self._update.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._update.wait(), timeout=remaining)
-
-    async def finish(self, timeout: float) -> None:
-        """Wait for a clean exit (code 0)."""
-        try:
-            code = await asyncio.wait_for(self.process.wait(), timeout=timeout)
-        except TimeoutError:
-            self.fail(f"did not exit within {timeout} s")
-        await asyncio.gather(*self._readers)
-        if code != 0:
-            self.fail(f"exited with code {code}")
-
-    async def kill(self) -> None:
-        if self.process.returncode is None:
-            self.process.kill()
-        await self.process.wait()
-        await asyncio.gather(*self._readers, return_exceptions=True)
-
-    def fail(self, message: str) -> NoReturn:
-        stdout = "\n".join(json.dumps(line) for line in self.lines[-40:])
-        stderr = self.stderr.decode(errors="replace")[-4000:]
-        pytest.fail(f"node {self.script}: {message}\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}")
-
-
-RunNode = Callable[[str, dict[str, Any]], Awaitable[NodeScript]]
-
-
-@pytest.fixture(scope="session")
-def node_binary() -> str:
-    """`node`, with the pinned packages installed by `npm ci --prefix tests/interop/node`."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("`node` is not on PATH: install Node 20 to run the Node BullMQ interop tests")
-    for package, version in NODE_PACKAGES.items():
-        manifest = NODE_DIR / "node_modules" / package / "package.json"
-        if not manifest.is_file():
-            pytest.fail(f"{manifest} is missing: run `npm ci --prefix tests/interop/node` first")
-        installed = json.loads(manifest.read_text())["version"]
-        if installed != version:
-            pytest.fail(f"{package} {installed} is installed but {version} is pinned: run `npm ci` again")
-    return node
-
-
-@pytest.fixture
-async def run_node(node_binary: str, settings: Settings) -> AsyncIterator[RunNode]:
-    """Start a script from tests/interop/node against this test's queue; all are killed at the end."""
-    started: list[NodeScript] = []
-    env = {
-        **os.environ,
-        "BQ_REDIS_URL": settings.redis_url,
-        "BQ_PREFIX": settings.queue_prefix,
-        "BQ_QUEUE": QUEUE_NAME,
-    }
-
-    async def run(script: str, spec: dict[str, Any]) -> NodeScript:
-        process = await asyncio.create_subprocess_exec(
-            node_binary, str(NODE_DIR / script), json.dumps({"timeoutMs": SCRIPT_TIMEOUT_MS, **spec}),
-            cwd=NODE_DIR, env=env, stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=STDOUT_LINE_LIMIT,
-        )  # fmt: skip
-        started.append(NodeScript(script, process))
-        return started[-1]
-
-    yield run
-    for script in started:
-        await script.kill()
 
 
 async def job_timeline(job_queue: JobQueue, job_id: str) -> list[tuple[int, dict[str, str]]]:
@@ -204,6 +73,8 @@ async def test_node_producer_python_worker(
     assert job.returnvalue["note"] == data["note"]
     assert node_completed["returnvalue"] == job.returnvalue
     assert job.data == data
+    contract = json.loads((REPO / "contracts" / "jobs" / "selftest.schema.json").read_text())
+    jsonschema_rs.validator_for(contract).validate(job.data)  # what Node sent meets the contract
     assert job.opts == added["opts"]
     assert {key: job.opts.get(key) for key in opts} == opts
     assert (job.priority, job.attemptsMade) == (5, 1)

@@ -85,8 +85,8 @@ async def test_a_run_streams_its_events_and_a_reconnect_misses_nothing(
     assert len(ids) == len(set(ids))  # nothing twice...
     assert ids == sorted(ids, key=lambda entry: tuple(int(part) for part in entry.split("-")))  # ...in order
     kinds = [message["event"] for message in everything]
-    assert {"log", "progress", "post-saved", "run-finished"} <= set(kinds)
+    assert {"run-log", "run-progress", "post-saved", "run-finished"} <= set(kinds)
     assert kinds.count("post-saved") == 3  # ...and nothing missed across the reconnect
     assert all(message["data"]["runId"] == run_id for message in everything)
     finished = everything[-1]["data"]
-    assert finished["data"]["postsDone"] == 3
+    assert (finished["kind"], finished["postsDone"], finished["status"]) == ("run-finished", 3, "completed")

@@ -4,12 +4,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from litestar.testing import AsyncTestClient
 
 from blogqueue.jobqueue import EnqueueOptions, JobQueue
 from blogqueue.payloads import SelfTest
 from blogqueue.queues import JobName
+from blogqueue.settings import Settings
 from tests.conftest import wait_for
-from tests.webapi.conftest import Site
+from tests.webapi.conftest import Site, create_accounts, sign_in
+from webapi.app import create_app
 
 ITEM_KEYS = {"id", "name", "state", "progress", "attemptsMade", "timestamp", "processedOn", "finishedOn",
              "failedReason", "userId", "data"}  # fmt: skip
@@ -231,3 +234,31 @@ async def test_metrics_keep_the_counts_and_add_throughput(
     assert report["throughput"]["perMinute"] == pytest.approx(3 / 60)
     assert report["failureRate"] == pytest.approx(0.25)
     assert (await site.client.get(url, headers=site.headers["alice"])).status_code == 403
+
+
+async def test_jobs_another_producer_added_while_no_api_ran_are_listed_for_their_user(
+    sqlite_settings: Settings,
+) -> None:
+    """Added without our index (as Node adds them), naming the user by email or id: the API's
+    stream reader files them under that user when it starts, and only that user sees them."""
+    await create_accounts(sqlite_settings)
+    queue = JobQueue(sqlite_settings)
+    try:
+        by_email = await queue._queue.add("selftest", {"userId": "Alice@Example.com"}, {"delay": 60_000})
+        by_id = await queue._queue.add("selftest", {"userId": "2"}, {"delay": 60_000})
+    finally:
+        await queue.close()
+    async with AsyncTestClient(create_app(sqlite_settings)) as client:
+        alice, bob = await sign_in(client, "alice@example.com"), await sign_in(client, "bob@example.com")
+        me = (await client.get("/api/auth/me", headers=alice)).json()
+        assert me["id"] == 2  # the admin is user 1
+
+        async def listed() -> list[str]:
+            page = (await client.get("/api/jobs", params={"state": "delayed"}, headers=alice)).json()
+            return [item["id"] for item in page["items"]]
+
+        assert await wait_for(listed) == [by_id.id, by_email.id]
+        bobs = (await client.get("/api/jobs", params={"state": "delayed"}, headers=bob)).json()
+        assert bobs["items"] == []
+        assert (await client.get(f"/api/jobs/{by_email.id}", headers=alice)).status_code == 200
+        assert (await client.get(f"/api/jobs/{by_email.id}", headers=bob)).status_code == 404

@@ -199,17 +199,17 @@
   // status is fetched again so nothing shown stays stale while it does.
   const events = new EventSource(BASE + "/events");
   const parse = (event) => JSON.parse(event.data);
-  events.addEventListener("log", (event) => {
+  events.addEventListener("run-log", (event) => {
     const data = parse(event);
     logged.add(data.runId);
     appendLog("[run " + data.runId + "] " + data.message);
   });
-  events.addEventListener("progress", (event) => {
+  events.addEventListener("run-progress", (event) => {
     const data = parse(event);
     const section = runsBox.querySelector('.run[data-run-id="' + data.runId + '"]');
     if (!section) return refresh();
-    const stage = data.data.stage || "working";
-    const chars = data.data.chars != null ? ": " + data.data.chars + " characters" : "";
+    const stage = data.stage || "working";
+    const chars = data.chars != null ? ": " + data.chars + " characters" : "";
     section.querySelector(".current-post").textContent = "Current post " + data.jobId.split("-").slice(-2).join(" ") + " — " + stage + chars;
   });
   for (const kind of ["post-saved", "post-failed", "run-finished"]) {

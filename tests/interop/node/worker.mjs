@@ -1,13 +1,14 @@
 // A Node BullMQ worker with a `selftest` handler mirroring the Python one.
 //
-// spec: {"exitAfter": 1, "concurrency": 1, "timeoutMs": 60000}
+// spec: {"exitAfter": 1, "concurrency": 1, "name": "optional", "metrics": false, "timeoutMs": 60000}
+// With "metrics", it records BullMQ metrics as BlogQueue's throughput figures need (README).
 // The handler reads data.sleepMs and data.failAttempts, logs, reports progress 50 then 100 and
 // returns {ok: true, by: 'node'}. stdout: "ready", then "active" / "progress" / "completed" /
 // "failed" per job, and "closed" once `exitAfter` jobs have finished (completed, or failed for
 // good) or on SIGTERM/SIGINT.
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { UnrecoverableError, Worker } from 'bullmq';
+import { MetricsTime, UnrecoverableError, Worker } from 'bullmq';
 
 import { emit, errorFields, exitAfter, loadConfig, runMain } from './lib.mjs';
 
@@ -40,6 +41,8 @@ runMain(async () => {
   exitAfter(spec.timeoutMs ?? 60_000, 'worker');
   const worker = new Worker(queueName, processor, {
     connection, prefix, autorun: false, concurrency: spec.concurrency ?? 1,
+    ...(spec.name ? { name: spec.name } : {}),
+    ...(spec.metrics ? { metrics: { maxDataPoints: MetricsTime.TWO_WEEKS } } : {}),
   });
   const exitAfterJobs = spec.exitAfter ?? 0;
   let finishedJobs = 0;
