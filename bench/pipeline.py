@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 # Run as a script, bench/ heads sys.path and bench/queue.py would shadow the stdlib `queue`; the
-# repo root takes its place so `bench.queue` and `tests.fakes` import as packages.
+# repo root takes its place so `bench.queue` and `blogfakes` import as packages.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -37,8 +37,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
 from tests.conftest import REPO, stop_process, worker_env
-from tests.fakes.ai_server import start_fake_ai
-from tests.fakes.tmdb_server import start_fake_tmdb
+from blogfakes.ai_server import start_fake_ai
+from blogfakes.tmdb_server import start_fake_tmdb
 
 from blogqueue import db, runs
 from blogqueue.connection import connection_options

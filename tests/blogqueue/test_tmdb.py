@@ -9,12 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from blogqueue.errors import InvalidInput, Misconfigured, NotFound, Unavailable
-from blogqueue.sample_catalog import SampleCatalog, load_sample_titles
-from blogqueue.settings import Settings
-from blogqueue.titles import CastMember, MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
-from blogqueue.tmdb import TmdbClient, find_new_titles, open_catalog
-from tests.fakes.tmdb_server import (
+from blogfakes.tmdb_server import (
     API_KEY,
     BROKEN_ID,
     FIRST_ID,
@@ -25,6 +20,11 @@ from tests.fakes.tmdb_server import (
     FakeTmdb,
     start_fake_tmdb,
 )
+from blogqueue.errors import InvalidInput, Misconfigured, NotFound, Unavailable
+from blogqueue.sample_catalog import SampleCatalog, load_sample_titles
+from blogqueue.settings import Settings
+from blogqueue.titles import CastMember, MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
+from blogqueue.tmdb import TmdbClient, find_new_titles, open_catalog
 
 MOVIE, TV = MediaType.MOVIE, MediaType.TV
 NO_FILTERS = TitleFilters()

@@ -16,6 +16,8 @@ import pytest
 from google import genai
 from google.genai import types
 
+from blogfakes.ai_server import FakeAI, start_fake_ai
+from blogfakes.ai_wire import INPUT_TOKENS, OUTPUT_TOKENS
 from blogqueue.errors import InvalidInput
 from blogqueue.providers import Provider, keyed
 from blogqueue.registry import AiModel, load_registry
@@ -35,8 +37,6 @@ from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
 from blogworker.providers.openai_gen import OpenAIGenerator
 from blogworker.quality import check_post
-from tests.fakes.ai_server import FakeAI, start_fake_ai
-from tests.fakes.ai_wire import INPUT_TOKENS, OUTPUT_TOKENS
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
 MODELS = {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5", "gemini": "gemini-3.8-flash"}

@@ -29,10 +29,10 @@ class Answer:
     model: str
     text: str  # empty for a refusal
     finish: str  # "stop" | "length" | "refusal"
-    chunks: int = 6
+    chunk_chars: int = 0  # characters per streamed delta; 0: the text in 6 deltas
 
     def pieces(self) -> list[str]:
-        size = max(-(-len(self.text) // self.chunks), 1)
+        size = self.chunk_chars or max(-(-len(self.text) // 6), 1)
         return [self.text[i : i + size] for i in range(0, len(self.text), size)]
 
 
