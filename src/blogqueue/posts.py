@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import ColumnElement, func, or_
+from sqlalchemy import ColumnElement, func, insert, inspect, or_
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import claims, runs
@@ -34,28 +34,10 @@ async def find_post(session: AsyncSession, media_type: MediaType, tmdb_id: int) 
     return (await session.exec(query)).first()
 
 
-async def job_usage(session: AsyncSession, job_id: str) -> tuple[int, int, float]:
-    """Tokens in, tokens out and cost of every call a job made, retries included."""
-    query = select(
-        func.coalesce(func.sum(UsageRecord.tokens_in), 0),
-        func.coalesce(func.sum(UsageRecord.tokens_out), 0),
-        func.coalesce(func.sum(UsageRecord.cost_usd), 0.0),
-    ).where(UsageRecord.job_id == job_id)
-    tokens_in, tokens_out, cost = (await session.exec(query)).one()
-    return int(tokens_in), int(tokens_out), float(cost)
-
-
-async def draft_for(
-    session: AsyncSession,
-    run: GenerationRun,
-    details: TitleDetails,
-    *,
-    model: str,
-    provider: Provider,
-    job_id: str,
+def draft_for(
+    run: GenerationRun, details: TitleDetails, *, model: str, provider: Provider, job_id: str
 ) -> BlogPost:
-    """An unsaved post about a title for a run, carrying what every attempt of its job cost."""
-    tokens_in, tokens_out, cost = await job_usage(session, job_id)
+    """An unsaved post about a title for a run; `save_post` fills in what its job's calls cost."""
     year = f" {details.year}" if details.year else ""
     return BlogPost(
         slug=slugify(f"{details.title}{year}"),
@@ -68,37 +50,69 @@ async def draft_for(
         source=run.source,
         model=model,
         provider=provider,
-        tokens_in=tokens_in,
-        tokens_out=tokens_out,
-        cost_usd=cost,
         user_id=run.user_id,
         run_id=run.id,
         job_id=job_id,
     )
 
 
-async def save_post(session: AsyncSession, post: BlogPost) -> BlogPost:
-    """Insert the post with a unique slug and count it for its run, in one transaction.
+async def save_post(session: AsyncSession, post: BlogPost, usage: UsageRecord | None = None) -> BlogPost:
+    """Insert the post with a unique slug and count it for its run, charging `usage` (its last
+    provider call) to the run on the way: one transaction. The post carries the tokens and cost of
+    every call its job made, retries included.
 
-    Raises Conflict if the title already has a post. A slug clash rolls the session back, which
-    expires other objects it holds: give it a session of its own.
+    A post is the hot path of the worker, so this is SQLAlchemy Core: a handful of statements, no
+    unit of work. Raises Conflict if the title already has a post. A slug clash rolls the session
+    back, which expires other objects it holds: give it a session of its own.
     """
     base = post.slug
     for attempt in range(_SLUG_ATTEMPTS):
         post.slug = base if attempt == 0 else f"{base}-{attempt + 1}"
-        session.add(post)
-        if post.run_id is not None and not post.incomplete:
-            await runs.bump(session, post.run_id, posts_done=1)
         try:
+            await _insert(session, post, usage)
             await session.commit()
         except IntegrityError as err:
             await session.rollback()
             if await find_post(session, post.media_type, post.tmdb_id) is not None:
                 raise Conflict(f"{post.media_type} {post.tmdb_id} already has a post") from err
             continue  # the slug was taken: try the next one
-        await session.refresh(post)
         return post
     raise Conflict(f"no free slug for {base!r}")
+
+
+async def _insert(session: AsyncSession, post: BlogPost, usage: UsageRecord | None) -> None:
+    counts: dict[str, int | float] = {}
+    if usage is not None:
+        await session.exec(insert(UsageRecord).values(_columns(usage)))
+        counts |= {"tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
+    if not post.incomplete:
+        counts["posts_done"] = 1
+    if post.run_id is not None and counts:
+        await runs.bump(session, post.run_id, **counts)
+    spent = [
+        select(func.coalesce(func.sum(column), zero))
+        .where(UsageRecord.job_id == post.job_id)
+        .scalar_subquery()
+        for column, zero in (
+            (UsageRecord.tokens_in, 0),
+            (UsageRecord.tokens_out, 0),
+            (UsageRecord.cost_usd, 0.0),
+        )
+    ]
+    values = _columns(post) | dict(zip(("tokens_in", "tokens_out", "cost_usd"), spent, strict=True))
+    statement = (
+        insert(BlogPost)
+        .values(values)
+        .returning(
+            col(BlogPost.id), col(BlogPost.tokens_in), col(BlogPost.tokens_out), col(BlogPost.cost_usd)
+        )
+    )
+    post.id, post.tokens_in, post.tokens_out, post.cost_usd = (await session.exec(statement)).one()
+
+
+def _columns(row: SQLModel) -> dict[str, Any]:
+    """A row's column values but its id, for an INSERT (model_dump would re-validate every field)."""
+    return {attr.key: getattr(row, attr.key) for attr in inspect(type(row)).column_attrs if attr.key != "id"}
 
 
 class Viewer(Protocol):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import uuid
@@ -78,7 +77,7 @@ def request(
 
 
 class Deltas(list[str]):
-    async def __call__(self, text: str) -> None:
+    def __call__(self, text: str) -> None:
         self.append(text)
 
 
@@ -302,12 +301,15 @@ async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake
     busy = pool.get("openai", "sk-busy")
     evicted: list[TextGenerator] = []
 
-    async def evict_mid_stream(text: str) -> None:
+    def evict_mid_stream(text: str) -> None:
         if not evicted:
             evicted.append(pool.get("openai", "sk-other"))  # pushes `busy` out while it streams
-            await asyncio.sleep(0.05)
 
-    result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
+    fake.chunk_delay_s = 0.05  # the stream goes on well after the eviction
+    try:
+        result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
+    finally:
+        fake.chunk_delay_s = 0.0
     assert result.finish is FinishReason.STOP  # its client was not closed under it
     assert pool.get("openai", "sk-busy") is not busy and len(pool) == 1
     await pool.aclose()

@@ -67,7 +67,7 @@ class AnthropicGenerator:
         )
         async with manager as stream:
             async for text in stream.text_stream:
-                await on_text(text)
+                on_text(text)
             message = await stream.get_final_message()
         text = "".join(block.text for block in message.content if block.type == "text")
         usage = Usage(message.usage.input_tokens, message.usage.output_tokens)

@@ -73,7 +73,7 @@ class GeminiGenerator:
         async for chunk in stream:
             for text in _texts(chunk):
                 parts.append(text)
-                await on_text(text)
+                on_text(text)
             usage = _usage(chunk.usage_metadata) or usage
             finish = _finish(chunk) or finish
             model_version = chunk.model_version or model_version
