@@ -34,6 +34,8 @@ class JobReporter:
         self, *lines: str, progress: int | ProgressData | None = None, events: tuple[RunEvent, ...] = ()
     ) -> None:
         """Log lines, a progress step and further run events, in that order, in one round trip."""
+        if not (lines or events or progress is not None):
+            return
         run = self._run
         published: list[RunEvent] = []
         for line in lines:
