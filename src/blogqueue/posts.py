@@ -8,12 +8,12 @@ import unicodedata
 from typing import Any, Protocol
 
 import msgspec
-from sqlalchemy import ColumnElement, func, insert, inspect, or_
+from sqlalchemy import ColumnElement, bindparam, func, insert, inspect, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import claims, runs
+from blogqueue import claims
 from blogqueue.errors import Conflict, Forbidden, NotFound
 from blogqueue.models import BlogPost, GenerationRun, PostStatus, UsageRecord, utcnow
 from blogqueue.providers import Provider
@@ -80,34 +80,54 @@ async def save_post(session: AsyncSession, post: BlogPost, usage: UsageRecord | 
     raise Conflict(f"no free slug for {base!r}")
 
 
-async def _insert(session: AsyncSession, post: BlogPost, usage: UsageRecord | None) -> None:
-    counts: dict[str, int | float] = {}
-    if usage is not None:
-        await session.exec(insert(UsageRecord).values(_columns(usage)))
-        counts |= {"tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
-    if not post.incomplete:
-        counts["posts_done"] = 1
-    if post.run_id is not None and counts:
-        await runs.bump(session, post.run_id, **counts)
-    spent = [
-        select(func.coalesce(func.sum(column), zero))
-        .where(UsageRecord.job_id == post.job_id)
-        .scalar_subquery()
-        for column, zero in (
-            (UsageRecord.tokens_in, 0),
-            (UsageRecord.tokens_out, 0),
-            (UsageRecord.cost_usd, 0.0),
-        )
-    ]
-    values = _columns(post) | dict(zip(("tokens_in", "tokens_out", "cost_usd"), spent, strict=True))
-    statement = (
-        insert(BlogPost)
-        .values(values)
-        .returning(
-            col(BlogPost.id), col(BlogPost.tokens_in), col(BlogPost.tokens_out), col(BlogPost.cost_usd)
-        )
+# Built once: a post is the worker's hot path, and building a statement costs more than running it.
+_SPENT = {
+    name: select(func.coalesce(func.sum(column), zero))
+    .where(col(UsageRecord.job_id) == bindparam("spent_by"))
+    .scalar_subquery()
+    for name, column, zero in (
+        ("tokens_in", UsageRecord.tokens_in, 0),
+        ("tokens_out", UsageRecord.tokens_out, 0),
+        ("cost_usd", UsageRecord.cost_usd, 0.0),
     )
-    post.id, post.tokens_in, post.tokens_out, post.cost_usd = (await session.exec(statement)).one()
+}
+_INSERT_POST = (
+    insert(BlogPost)
+    .values(_SPENT)
+    .returning(col(BlogPost.id), col(BlogPost.tokens_in), col(BlogPost.tokens_out), col(BlogPost.cost_usd))
+)
+_INSERT_USAGE = insert(UsageRecord)
+_COUNT_POST = (
+    update(GenerationRun)
+    .where(col(GenerationRun.id) == bindparam("run"))
+    .values(
+        posts_done=GenerationRun.posts_done + bindparam("done"),
+        tokens_in=GenerationRun.tokens_in + bindparam("add_in"),
+        tokens_out=GenerationRun.tokens_out + bindparam("add_out"),
+        cost_usd=GenerationRun.cost_usd + bindparam("add_cost"),
+    )
+)
+
+
+async def _insert(session: AsyncSession, post: BlogPost, usage: UsageRecord | None) -> None:
+    """Usage, run counters (one UPDATE, so parallel workers never lose an increment) and the post."""
+    connection = await session.connection()
+    if usage is not None:
+        await connection.execute(_INSERT_USAGE, _columns(usage))
+    if post.run_id is not None and (usage is not None or not post.incomplete):
+        tokens_in, tokens_out, cost = (
+            (usage.tokens_in, usage.tokens_out, usage.cost_usd) if usage else (0, 0, 0.0)
+        )
+        counts = {
+            "done": int(not post.incomplete),
+            "add_in": tokens_in,
+            "add_out": tokens_out,
+            "add_cost": cost,
+        }
+        await connection.execute(_COUNT_POST, counts | {"run": post.run_id})
+    values = {name: value for name, value in _columns(post).items() if name not in _SPENT}
+    row = (await connection.execute(_INSERT_POST, values | {"spent_by": post.job_id})).one()
+    post.id, post.tokens_in, post.tokens_out, post.cost_usd = row
 
 
 def _columns(row: SQLModel) -> dict[str, Any]:
