@@ -48,6 +48,8 @@ def summarize(paths: list[Path], process: str = "blogworker") -> Counter[str]:
     for path in paths:
         for line in path.read_text().splitlines():
             stack, _, samples = line.rpartition(" ")
+            if not samples.isdigit():
+                continue  # py-spy cut short mid-line
             frames = stack.split(";")
             named = [f for f in frames if f.startswith("process ")]
             if "_find_and_load" in stack or (named and not any(process in f for f in named)):

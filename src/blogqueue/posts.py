@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
 from sqlalchemy import ColumnElement, bindparam, func, insert, inspect, or_, update
@@ -27,6 +27,30 @@ def slugify(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     return slug[:MAX_SLUG_LENGTH].rstrip("-") or "post"
+
+
+class PostRef(NamedTuple):
+    """What a post job needs to know of a title's post written already."""
+
+    id: int
+    slug: str
+    job_id: str
+    tokens_in: int
+    tokens_out: int
+    cost_usd: float
+    incomplete: bool
+
+
+_FIND_REF = select(*(col(getattr(BlogPost, name)) for name in PostRef._fields)).where(
+    col(BlogPost.media_type) == bindparam("media_type"), col(BlogPost.tmdb_id) == bindparam("tmdb_id")
+)
+
+
+async def find_post_ref(session: AsyncSession, media_type: MediaType, tmdb_id: int) -> PostRef | None:
+    """The title's post, if any, in one Core query (a post job asks this first, every time)."""
+    connection = await session.connection()
+    row = (await connection.execute(_FIND_REF, {"media_type": media_type, "tmdb_id": tmdb_id})).first()
+    return PostRef(*row) if row is not None else None
 
 
 async def find_post(session: AsyncSession, media_type: MediaType, tmdb_id: int) -> BlogPost | None:

@@ -18,6 +18,7 @@ from blogqueue.ai_settings import resolve_key
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
 from blogqueue.models import BlogPost, CallOutcome, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
 from blogqueue.payloads import GeneratePost
+from blogqueue.posts import PostRef
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData, RunEvent
@@ -75,13 +76,13 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
 
 async def _read(
     ctx: WorkerContext, payload: GeneratePost
-) -> tuple[GenerationRun, BlogPost | None, str | None]:
+) -> tuple[GenerationRun, PostRef | None, str | None]:
     """All a post needs from the database, in one session: its run, the title's post if one was
     written already, and the API key to write it with (None if the model needs none)."""
     svc = ctx.services
     async with svc.sessions() as session:
         run = await runs.get_run(session, payload.run_id)
-        existing = await posts.find_post(session, payload.media_type, payload.tmdb_id)
+        existing = await posts.find_post_ref(session, payload.media_type, payload.tmdb_id)
         if run.status == RunStatus.CANCELLED or existing is not None:
             return run, existing, None
         provider = svc.registry.require_usable(run.model).provider
@@ -267,7 +268,7 @@ async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
         await ctx.publish(runs.finished_event(run))
 
 
-def _summary(post: BlogPost) -> dict[str, Any]:
+def _summary(post: BlogPost | PostRef) -> dict[str, Any]:
     return {
         "postId": post.id,
         "slug": post.slug,
