@@ -154,7 +154,20 @@ def _spawn(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
 
 def _spy(pid: int, out: Path) -> subprocess.Popen[bytes]:
     binary = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    argv = [binary, "record", "--pid", str(pid), "--gil", "--nonblocking", "--rate", "100", "--format", "raw", "-o", str(out)]
+    argv = [
+        binary,
+        "record",
+        "--pid",
+        str(pid),
+        "--gil",
+        "--nonblocking",
+        "--rate",
+        "100",
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+    ]
     return subprocess.Popen(
         argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
