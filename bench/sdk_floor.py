@@ -76,10 +76,10 @@ def anthropic_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
 
     async def call() -> int:
         events = 0
-        manager = client.messages.stream(
-            model=MODELS["anthropic"], max_tokens=MAX_TOKENS, system=SYSTEM, messages=messages
+        stream = await client.messages.create(
+            model=MODELS["anthropic"], max_tokens=MAX_TOKENS, system=SYSTEM, messages=messages, stream=True
         )
-        async with manager as stream:
+        async with stream:
             async for _event in stream:
                 events += 1
         return events
