@@ -186,7 +186,7 @@ async def _charge(
     """Charge a call whose answer is not saved (failed, or rejected) on its own."""
     if (record := _usage_record(ctx, run, model, usage, outcome)) is None:
         return
-    async with ctx.services.sessions() as session:
+    async with ctx.services.writes, ctx.services.sessions() as session:
         stopped = await runs.charge(session, ctx.services.job_queue, run, record)
     if stopped:
         await ctx.reporter.log(stopped)
@@ -203,7 +203,7 @@ async def _save(
     post.title, post.excerpt, post.body, post.tags = envelope.title, envelope.excerpt, body, envelope.tags[:8]
     if ctx.settings.auto_publish:
         post.status, post.published_at = PostStatus.PUBLISHED, utcnow()
-    async with ctx.services.sessions() as session:
+    async with ctx.services.writes, ctx.services.sessions() as session:
         post = await posts.save_post(session, post, usage)
         stopped = await runs.stop_if_over_budget(session, ctx.services.job_queue, run) if usage else ""
         finished = await runs.finish_if_done(session, post.run_id or 0)
