@@ -9,7 +9,6 @@ and `give_up` runs once the post has failed for good.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,10 +238,12 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
     except InvalidInput:
         post.body = text
     post.incomplete = True
-    async with ctx.services.sessions() as session:
-        with contextlib.suppress(Conflict):
+    try:
+        async with ctx.services.writes, ctx.services.sessions() as session:
             post = await posts.save_post(session, post)
-            await ctx.reporter.log(f"kept {len(text)} characters as incomplete draft {post.slug}")
+    except Conflict:
+        return
+    await ctx.reporter.log(f"kept {len(text)} characters as incomplete draft {post.slug}")
 
 
 async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> None:

@@ -55,7 +55,7 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> li
         if not found:
             break
         wanted = [(t.media_type, t.tmdb_id, post_job_id(plan, t.media_type, t.tmdb_id)) for t in found]
-        async with svc.sessions() as session:
+        async with svc.writes, svc.sessions() as session:
             got = await claims.claim_many(session, run.id, wanted)
         mine_now = [title for title in found if (title.media_type, title.tmdb_id) in got]
         claimed += [(title.media_type, title.tmdb_id) for title in mine_now]
