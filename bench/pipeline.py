@@ -168,6 +168,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50, help="concurrency per worker (default 50)")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     parser.add_argument("--profile", type=Path, help="record py-spy profiles of the workers into this dir")
+    parser.add_argument("--database-url", help="an empty database to use (default: SQLite in a temp dir)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a `kill` cleans up as Ctrl-C does
     if args.profile:
@@ -176,7 +177,9 @@ def main() -> None:
         url = stack.enter_context(redis_server())
         temp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pipeline-")))
         tmdb_url, ai_url, floor_url = stack.enter_context(fakes(args))
-        settings = bench_settings(url, temp / "data", tmdb_url, API_KEY, ai_url, args.concurrency)
+        settings = bench_settings(
+            url, temp / "data", tmdb_url, API_KEY, ai_url, args.concurrency, args.database_url
+        )
         configure_logging(settings)
         print(f"redis {url}; {args.workers} worker(s), c={args.concurrency}", file=sys.stderr)
         asyncio.run(bench(settings, args, ai_url, floor_url, temp))

@@ -41,11 +41,13 @@ STALL_TIMEOUT_S = 60.0  # give up when no run has moved for this long (e.g. its 
 
 
 def bench_settings(
-    redis_url: str, data_dir: Path, tmdb_url: str, tmdb_key: str, ai_url: str, concurrency: int
-) -> Settings:
+    redis_url: str, data_dir: Path, tmdb_url: str, tmdb_key: str, ai_url: str, concurrency: int,
+    database_url: str | None = None,
+) -> Settings:  # fmt: skip
     return Settings(  # type: ignore[call-arg]
         _env_file=None, redis_url_env=redis_url, data_dir=data_dir, queue_prefix=f"b{uuid.uuid4().hex[:10]}",
-        database_url_env=None, limiter_max=0, encryption_keys=generate_key(), worker_concurrency=concurrency,
+        database_url_env=database_url, limiter_max=0, encryption_keys=generate_key(),
+        worker_concurrency=concurrency,
         log_level="warning", log_format="json", tmdb_api_key=tmdb_key, tmdb_base_url=tmdb_url,
         openai_base_url=f"{ai_url}/v1", anthropic_base_url=ai_url, gemini_base_url=ai_url,
         provider_timeout_s=30,
@@ -64,6 +66,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "BLOGQUEUE_ENCRYPTION_KEYS": keys, "BLOGQUEUE_WORKER_CONCURRENCY": str(settings.worker_concurrency),
         "BLOGQUEUE_SHUTDOWN_GRACE_S": "5", "BLOGQUEUE_PROVIDER_TIMEOUT_S": str(settings.provider_timeout_s),
         "TMDB_API_KEY": tmdb_key, "TMDB_BASE_URL": settings.tmdb_base_url,
+        "DATABASE_URL": settings.database_url,
         "OPENAI_BASE_URL": settings.openai_base_url or "",
         "ANTHROPIC_BASE_URL": settings.anthropic_base_url or "",
         "GOOGLE_GEMINI_BASE_URL": settings.gemini_base_url or "",
