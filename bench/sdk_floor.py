@@ -70,6 +70,27 @@ def openai_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     return call, client.close
 
 
+def openai_responses_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
+    """The Responses API, which OpenAI recommends for current models (our adapter uses Chat Completions)."""
+    client = openai.AsyncOpenAI(api_key=KEY, base_url=f"{url}/v1", max_retries=0, timeout=_timeout())
+
+    async def call() -> int:
+        stream = await client.responses.create(
+            model=MODELS["openai"],
+            instructions=SYSTEM,
+            input=PROMPT,
+            stream=True,
+            max_output_tokens=MAX_TOKENS,
+        )
+        events = 0
+        async with stream:
+            async for _event in stream:
+                events += 1
+        return events
+
+    return call, client.close
+
+
 def anthropic_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     client = anthropic.AsyncAnthropic(api_key=KEY, base_url=url, max_retries=0, timeout=_timeout())
     messages: Any = [{"role": "user", "content": PROMPT}]
@@ -104,7 +125,8 @@ def gemini_call(url: str) -> tuple[Call, Callable[[], Awaitable[None]]]:
     return call, client.aio.aclose
 
 
-CALLS = {"openai": openai_call, "anthropic": anthropic_call, "gemini": gemini_call}
+CALLS = {"openai": openai_call, "openai-responses": openai_responses_call, "anthropic": anthropic_call,
+         "gemini": gemini_call}  # fmt: skip
 
 
 async def measure(provider: str, url: str, calls: int) -> Floor:
@@ -132,7 +154,7 @@ def main() -> None:
     with start_fake_ai(latency_s=0, chunk_chars=args.chunk_chars) as fake:
         for provider in CALLS:
             floor = asyncio.run(measure(provider, fake.url, args.calls))
-            print(f"{provider:<10} {floor.cpu_ms_per_call:6.2f} ms/call, "
+            print(f"{provider:<16} {floor.cpu_ms_per_call:6.2f} ms/call, "
                   f"{floor.events_per_call:5.0f} events, {floor.us_per_event:5.1f} us/event")  # fmt: skip
 
 

@@ -6,6 +6,7 @@
 
 Routes, as the real SDKs call them:
     POST /v1/chat/completions                          OpenAI (JSON, or SSE with a usage chunk and [DONE])
+    POST /v1/responses                                 OpenAI Responses API (JSON, or its typed SSE events)
     POST /v1/messages                                  Anthropic (JSON, or message_start ... message_stop events)
     POST /v1/models/{model}:generateContent            Gemini (JSON)
     POST /v1/models/{model}:streamGenerateContent      Gemini (?alt=sse)
@@ -53,6 +54,7 @@ _GEMINI = re.compile(
 )
 _TITLE = re.compile(r"^Title: *(.+?) *$", re.MULTILINE)
 EVENTS_PER_WRITE = 64
+_JSON_APIS = {"/v1/chat/completions": "openai", "/v1/responses": "responses", "/v1/messages": "anthropic"}
 _MAGIC = ("badkey", "quota", "ratelimit", "flaky", "slow", "refuse", "truncate")
 
 
@@ -106,9 +108,9 @@ def _route(
     path: str, query: dict[str, list[str]], headers: dict[str, str], body: dict[str, Any]
 ) -> tuple[Call | None, str]:
     bearer = headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if path in ("/v1/chat/completions", "/v1/messages"):
-        provider = "openai" if path == "/v1/chat/completions" else "anthropic"
-        key = bearer if provider == "openai" else bearer or headers.get("x-api-key", "")
+    if path in _JSON_APIS:
+        provider = _JSON_APIS[path]
+        key = bearer or headers.get("x-api-key", "") if provider == "anthropic" else bearer
         return Call(provider, str(body.get("model", "")), bool(body.get("stream")), body, headers), key
     match = _GEMINI.match(path)
     if match is None:

@@ -350,3 +350,20 @@ async def test_fake_answers_plain_sdk_calls_without_streaming(fake: FakeAI) -> N
         chat.usage is not None
         and chat.usage.completion_tokens == message.usage.output_tokens == OUTPUT_TOKENS
     )
+
+
+async def test_the_fake_streams_the_responses_api_token_by_token() -> None:
+    """bench/sdk_floor.py times OpenAI's Responses API stream against the fake, at token-sized deltas."""
+    with start_fake_ai(latency_s=0, chunk_chars=4) as small:
+        async with openai.AsyncOpenAI(
+            api_key="sk-plain", base_url=f"{small.url}/v1", max_retries=0
+        ) as client:
+            stream = await client.responses.create(model="gpt-6.2-sol", input=PROMPT, stream=True)
+            events = [event async for event in stream]
+    deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
+    last = events[-1]
+    assert len(deltas) > 200 and all(1 <= len(delta) <= 4 for delta in deltas)
+    assert parse_post("".join(deltas))[0].title.startswith("Inception (2010)")
+    assert last.type == "response.completed" and last.response.output_text == "".join(deltas)
+    assert last.response.usage is not None and last.response.usage.output_tokens == OUTPUT_TOKENS
+    assert [event.sequence_number for event in events] == list(range(len(events)))
