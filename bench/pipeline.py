@@ -1,8 +1,10 @@
-"""Generation pipeline throughput: posts through one `python -m blogworker` process against fake TMDb
-and AI servers with a fixed latency, next to the raw bullmq Worker on jobs that only sleep that long.
+"""Generation pipeline cost and throughput: posts through `python -m blogworker` processes against
+fake TMDb and AI servers with a fixed latency, next to the SDK's own cost and the raw bullmq Worker.
 
-Run: .venv/bin/python bench/pipeline.py [--posts N] [--latency-ms 200] [--concurrency 50] [--shared-list].
-Starts and stops its own redis-server, fake servers and worker, with everything in a temp dir.
+Run: .venv/bin/python bench/pipeline.py [--posts 1000] [--provider openai anthropic gemini offline]
+     [--chunk-chars 4] [--latency-ms 200] [--concurrency 50] [--workers 1] [--profile DIR]
+Starts and stops its own redis-server, fake servers and workers, with everything in a temp dir.
+Needs only the project's own packages (the venv `./scripts/up` makes); `--profile` needs py-spy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 
 # Run as a script, bench/ heads sys.path and bench/queue.py would shadow the stdlib `queue`; the
-# repo root takes its place so `bench.queue` and `tests.fakes` import as packages.
+# repo root takes its place so `bench.*` imports as a package.
 if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -19,170 +21,43 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import argparse
 import asyncio
 import contextlib
-import math
-import os
-import resource
 import signal
-import subprocess
 import tempfile
-import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
+from bench import profile
 from bench.queue import enqueue, redis_server, time_worker
-from bullmq import Job, Worker
-from sqlalchemy import func
-from sqlmodel import col, select
-from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
-from tests.conftest import REPO, stop_process, worker_env
-from tests.fakes.ai_server import start_fake_ai
-from tests.fakes.tmdb_server import start_fake_tmdb
+from bench.sdk_floor import MODELS, Floor, measure
+from bench.workers import Outcome, Workers, bench_settings, run_posts
 
-from blogqueue import db, runs
+from blogfakes.ai_server import start_fake_ai
+from blogfakes.tmdb_server import API_KEY, start_fake_tmdb
 from blogqueue.connection import connection_options
 from blogqueue.logs import configure_logging
-from blogqueue.models import BlogPost, GenerationRun
 from blogqueue.queues import QUEUE_NAME
-from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
-from blogqueue.titles import MediaType, Source, TitleFilters
 
-MODEL = "gpt-6.2-sol"
-USER_KEY = "sk-proj-BENCHKEY-1234567890"
-LAST_YEAR = 2025  # the fake's release years run 1950-2025, ~110 listable titles a year and media type
-STALL_TIMEOUT_S = 60.0  # give up when no run has moved for this long (e.g. its plan job failed)
-TARGET_RATIO = 0.95
-TARGET_RSS_MB = 150.0
-
-
-@dataclass
-class Outcome:
-    requested: int
-    planned: int
-    posts: int
-    failed: int
-    wall_s: float
-    first_post_s: float
-    steady_rate: float
-    cpu_s: float
-    ready_rss_mb: float
-    peak_rss_mb: float
-    bench_cpu_s: float
+PROVIDERS = ("openai", "anthropic", "gemini", "offline")
+FLOOR_CALLS = 100
+TARGET_CPU_MS_AT_80 = 8.0  # per post, at 80-character chunks
+TARGET_OVER_FLOOR = 1.5  # at token-sized chunks: the whole post over the SDK's stream alone
+TARGET_RSS_MB = 150.0  # per worker process
+# (workers, latency ms) -> share of the ideal rate
+TARGET_RATIOS = {(1, 200.0): 0.40, (2, 1000.0): 0.95}
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime from /proc/<pid>/stat (fields 14 and 15; `comm` may hold spaces, so split after it)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+@dataclass(frozen=True)
+class Pass:
+    provider: str
+    outcome: Outcome
+    floor: Floor | None
 
 
-def memory_mb(pid: int, field: str) -> float:
-    """A /proc/<pid>/status line: VmHWM is the peak RSS, VmRSS the current one."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} for pid {pid}")
-
-
-def self_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def naive(moment: datetime) -> datetime:
-    """UTC without tzinfo: SQLite hands timestamps back naive."""
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def worker_died(log_path: Path, why: str) -> SystemExit:
-    return SystemExit(f"{why}; worker log tail:\n{log_path.read_text()[-2000:]}")
-
-
-def spawn_worker(settings: Settings, ai_url: str, log_path: Path) -> subprocess.Popen[bytes]:
-    """In its own session, so a Ctrl-C reaches only us and we stop it before the servers it uses."""
-    tmdb_key = settings.tmdb_api_key.get_secret_value() if settings.tmdb_api_key else ""
-    env = worker_env(settings, BLOGQUEUE_WORKER_CONCURRENCY=str(settings.worker_concurrency),
-                     BLOGQUEUE_LOG_LEVEL=settings.log_level, BLOGQUEUE_SHUTDOWN_GRACE_S="5",
-                     TMDB_API_KEY=tmdb_key, TMDB_BASE_URL=settings.tmdb_base_url,
-                     OPENAI_BASE_URL=f"{ai_url}/v1")  # fmt: skip
-    with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "blogworker"], env=env, cwd=REPO, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
-
-
-async def wait_ready(pipeline: Pipeline, worker: subprocess.Popen[bytes], log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while await pipeline.queue.live_workers() < 1:
-        if worker.poll() is not None or time.monotonic() > deadline:
-            raise worker_died(log_path, "the worker did not start")
-        await asyncio.sleep(0.05)
-
-
-def specs(posts: int, shared_list: bool) -> list[RunSpec]:
-    """Runs of at most MAX_POSTS_PER_RUN, alternating movies and TV, each planning from its own release
-    year so N posts are really planned; with `shared_list` all plan from /popular and race for titles."""
-    count = math.ceil(posts / runs.MAX_POSTS_PER_RUN)
-    sizes = [runs.MAX_POSTS_PER_RUN] * (count - 1) + [posts - runs.MAX_POSTS_PER_RUN * (count - 1)]
-    years = [LAST_YEAR - i // 2 for i in range(count)]
-    filters = [TitleFilters() if shared_list else TitleFilters(year_from=y, year_to=y) for y in years]
-    media = (MediaType.MOVIE, MediaType.TV)
-    return [RunSpec(model=MODEL, source=Source.POPULAR, media_type=media[i % 2], count=n, filters=filters[i])
-            for i, n in enumerate(sizes)]  # fmt: skip
-
-
-async def run_until_finished(
-    pipeline: Pipeline, spec_list: Sequence[RunSpec], worker: subprocess.Popen[bytes], log_path: Path
-) -> tuple[datetime, list[GenerationRun], tuple[datetime | None, datetime | None]]:
-    """Create the runs, poll until every one is finished; the start time, the runs, first and last post."""
-    engine = db.create_engine(pipeline.settings)
-    sessions = db.session_factory(engine)
-    try:
-        started = datetime.now(UTC)
-        async with sessions() as session:
-            ids = [(await runs.create_run(session, pipeline.queue, pipeline.user_id, spec)).id
-                   for spec in spec_list]  # fmt: skip
-        in_runs, progress, moved = col(GenerationRun.id).in_(ids), "", time.monotonic()
-        while True:
-            async with sessions() as session:
-                found = list((await session.exec(select(GenerationRun).where(in_runs))).all())
-            if all(run.status in runs.FINISHED for run in found):
-                break
-            if (now := str([(r.status, r.posts_done + r.posts_failed) for r in found])) != progress:
-                progress, moved = now, time.monotonic()
-            if worker.poll() is not None or time.monotonic() - moved > STALL_TIMEOUT_S:
-                raise worker_died(log_path, f"runs stuck at (status, posts finished) {progress}")
-            await asyncio.sleep(0.05)
-        async with sessions() as session:
-            created = col(BlogPost.created_at)
-            span = (await session.exec(select(func.min(created), func.max(created)))).one()
-        return started, found, span
-    finally:
-        await engine.dispose()
-
-
-async def measure_pipeline(
-    pipeline: Pipeline, spec_list: Sequence[RunSpec], worker: subprocess.Popen[bytes], log_path: Path
-) -> Outcome:
-    cpu_before, bench_before = cpu_seconds(worker.pid), self_cpu_seconds()
-    ready_rss_mb = memory_mb(worker.pid, "VmRSS")
-    started, found, (first, last) = await run_until_finished(pipeline, spec_list, worker, log_path)
-    cpu_s, bench_cpu_s = cpu_seconds(worker.pid) - cpu_before, self_cpu_seconds() - bench_before
-    done = sum(run.posts_done for run in found)
-    finished = max(naive(run.finished_at) for run in found if run.finished_at)
-    first_post_s = (naive(first) - naive(started)).total_seconds() if first else math.nan
-    spread = (naive(last) - naive(first)).total_seconds() if first and last else 0.0
-    return Outcome(
-        requested=sum(run.requested for run in found), planned=sum(run.planned for run in found), posts=done,
-        failed=sum(run.posts_failed for run in found), wall_s=(finished - naive(started)).total_seconds(),
-        first_post_s=first_post_s, steady_rate=(done - 1) / spread if spread > 0 else math.nan, cpu_s=cpu_s,
-        ready_rss_mb=ready_rss_mb, peak_rss_mb=memory_mb(worker.pid, "VmHWM"), bench_cpu_s=bench_cpu_s,
-    )  # fmt: skip
-
-
-async def measure_baseline(settings: Settings, jobs: int, latency_s: float) -> float:
+async def raw_bullmq(settings: Settings, jobs: int, latency_s: float) -> float:
     """Jobs/s of the raw bullmq Worker, in this process, on jobs that only sleep for the provider latency."""
+    from bullmq import Job, Worker  # noqa: PLC0415 - only this measurement needs it
 
     async def sleep(_job: Job, _token: str) -> None:
         await asyncio.sleep(latency_s)
@@ -194,71 +69,120 @@ async def measure_baseline(settings: Settings, jobs: int, latency_s: float) -> f
     return await time_worker(Worker(QUEUE_NAME, sleep, opts), jobs)
 
 
-def report(out: Outcome, baseline: float, concurrency: int, latency_s: float) -> None:
-    ideal = concurrency / latency_s
-    rate, cpu_ms = out.posts / out.wall_s, out.cpu_s * 1000 / max(out.posts, 1)
-    rows = {
-        "posts": f"{out.posts} written, {out.failed} failed ({out.planned} of {out.requested} planned)",
-        "wall time": f"{out.wall_s:.2f} s (runs created -> last run completed)",
-        "first post": f"after {out.first_post_s:.2f} s (planning warm-up)",
-        "posts/s": f"{rate:.1f}  (steady, from the first post on: {out.steady_rate:.1f})",
-        "ideal": f"{ideal:.0f} posts/s = concurrency {concurrency} / latency {latency_s * 1000:.0f} ms",
-        "ratio": f"{rate / ideal:.1%} of ideal  (steady: {out.steady_rate / ideal:.1%})",
-        "worker CPU": f"{cpu_ms:.1f} ms/post, {out.cpu_s / out.wall_s:.0%} of a core",
-        "worker RSS": f"{out.peak_rss_mb:.0f} MB peak ({out.ready_rss_mb:.0f} MB when ready, before any job)",
-        "bench process": f"{out.bench_cpu_s / out.wall_s:.0%} of a core (fake TMDb and AI threads, poller)",
-        "raw bullmq": f"{baseline:.1f} jobs/s on sleep-only jobs ({baseline / ideal:.1%} of ideal)",
-    }  # fmt: skip
-    print()
-    for label, value in rows.items():
-        print(f"{label:<14} {value}")
-    ratio, over = rate / ideal, out.peak_rss_mb - TARGET_RSS_MB
-    short = f"MISSED by {(TARGET_RATIO - ratio) * 100:.1f} points" if ratio < TARGET_RATIO else "met"
-    print(f"\nthroughput >= {TARGET_RATIO:.0%} of ideal: {short}")
-    print(f"peak RSS <= {TARGET_RSS_MB:.0f} MB: " + (f"MISSED by {over:.0f} MB" if over > 0 else "met"))
+def verdict(met: bool, by: str) -> str:
+    return "met" if met else f"MISSED by {by}"
+
+
+def report(passes: list[Pass], args: argparse.Namespace, baseline: float, workers: Workers) -> None:
+    ideal = args.workers * args.concurrency / (args.latency_ms / 1000)
+    print(f"\n{args.workers} worker(s) x concurrency {args.concurrency}, fake AI latency "
+          f"{args.latency_ms:.0f} ms, {args.chunk_chars}-character deltas; "
+          f"ideal {ideal:.0f} posts/s")  # fmt: skip
+    print(f"{'provider':<10} {'posts':>6} {'failed':>6} {'posts/s':>8} {'of ideal':>8} {'CPU ms/post':>12} "
+          f"{'SDK alone':>10} {'x SDK':>6} {'events':>7}")  # fmt: skip
+    for item in passes:
+        out, floor = item.outcome, item.floor
+        sdk = f"{'-':>10} {'-':>6} {'-':>7}"
+        if floor:
+            over = out.cpu_ms_per_post / floor.cpu_ms_per_call
+            sdk = f"{floor.cpu_ms_per_call:10.2f} {over:6.2f} {floor.events_per_call:7.0f}"
+        print(f"{item.provider:<10} {out.posts:>6} {out.failed:>6} {out.rate:>8.1f} {out.rate / ideal:>8.1%} "
+              f"{out.cpu_ms_per_post:>12.2f} {sdk}")  # fmt: skip
+    print(
+        f"raw bullmq on sleep-only jobs, one process: {baseline:.1f} jobs/s "
+        f"({baseline / (args.concurrency / (args.latency_ms / 1000)):.1%} of its ideal)"
+    )
+    peak = max(workers.peak_rss_mb())
+    print(f"peak RSS per worker: {', '.join(f'{mb:.0f} MB' for mb in workers.peak_rss_mb())}\n")
+    for item in passes:
+        cpu = item.outcome.cpu_ms_per_post
+        if args.chunk_chars == 80 and item.provider != "offline":
+            print(
+                f"{item.provider}: CPU <= {TARGET_CPU_MS_AT_80:.0f} ms/post at 80-character chunks: "
+                + verdict(cpu <= TARGET_CPU_MS_AT_80, f"{cpu - TARGET_CPU_MS_AT_80:.1f} ms")
+            )
+        if args.chunk_chars <= 8 and item.floor:
+            over = cpu / item.floor.cpu_ms_per_call
+            print(
+                f"{item.provider}: CPU <= {TARGET_OVER_FLOOR}x the SDK alone at token-sized chunks: "
+                + verdict(over <= TARGET_OVER_FLOOR, f"{over - TARGET_OVER_FLOOR:.2f}x")
+            )
+        if (target := TARGET_RATIOS.get((args.workers, args.latency_ms))) is not None:
+            ratio = item.outcome.rate / ideal
+            print(
+                f"{item.provider}: throughput >= {target:.0%} of ideal: "
+                + verdict(ratio >= target, f"{(target - ratio) * 100:.1f} points")
+            )
+    print(
+        f"peak RSS <= {TARGET_RSS_MB:.0f} MB per worker: "
+        + verdict(peak <= TARGET_RSS_MB, f"{peak - TARGET_RSS_MB:.0f} MB")
+    )
 
 
 async def bench(
-    settings: Settings, ai_url: str, spec_list: Sequence[RunSpec], latency_s: float, log_path: Path
+    settings: Settings, args: argparse.Namespace, ai_url: str, floor_url: str, temp: Path
 ) -> None:
-    posts = sum(spec.count for spec in spec_list)
-    pipeline = await open_pipeline(settings)
-    worker: subprocess.Popen[bytes] | None = None
-    try:
-        await pipeline.set_key(openai_api_key=USER_KEY)
-        print(f"baseline: {posts} sleep-only jobs on the raw bullmq Worker...", file=sys.stderr)
-        baseline = await measure_baseline(settings, posts, latency_s)
-        worker = spawn_worker(settings, ai_url, log_path)
-        await wait_ready(pipeline, worker, log_path)
-        print(f"pipeline: {posts} posts in {len(spec_list)} runs, one worker process...", file=sys.stderr)
-        outcome = await measure_pipeline(pipeline, spec_list, worker, log_path)
-    finally:
-        if worker is not None:
-            stop_process(worker)
-        await pipeline.queue.close()
-    report(outcome, baseline, settings.worker_concurrency, latency_s)
+    latency_s = args.latency_ms / 1000
+    print(f"raw bullmq: {args.posts} sleep-only jobs...", file=sys.stderr)
+    baseline = await raw_bullmq(settings, args.posts, latency_s)
+    passes: list[Pass] = []
+    async with Workers.start(settings, args.workers, ai_url, temp, args.profile) as workers:
+        for index, provider in enumerate(args.provider):
+            floor = None
+            if provider in MODELS:
+                print(f"{provider}: the SDK alone, {FLOOR_CALLS} calls...", file=sys.stderr)
+                floor = await measure(provider, floor_url, FLOOR_CALLS)
+            print(f"{provider}: {args.posts} posts...", file=sys.stderr)
+            outcome = await run_posts(settings, workers, provider, args.posts, index)
+            passes.append(Pass(provider, outcome, floor))
+    report(passes, args, baseline, workers)
+    if args.profile:
+        cpu_ms = sum(p.outcome.cpu_ms_per_post * p.outcome.posts for p in passes) / sum(
+            p.outcome.posts for p in passes
+        )
+        print(
+            "\nwhere the workers' CPU went (py-spy, GIL samples):\n"
+            + profile.table(profile.summarize(sorted(args.profile.glob("worker-*.raw"))), cpu_ms)
+        )
+
+
+@contextlib.contextmanager
+def fakes(args: argparse.Namespace) -> Iterator[tuple[str, str, str]]:
+    """TMDb, the AI with the bench's latency, and the AI without latency for the SDK-alone calls."""
+    with (
+        start_fake_tmdb() as tmdb,
+        start_fake_ai(latency_s=args.latency_ms / 1000, chunk_chars=args.chunk_chars) as ai,
+        start_fake_ai(latency_s=0, chunk_chars=args.chunk_chars) as floor_ai,
+    ):
+        yield tmdb.url, ai.url, floor_ai.url
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posts", type=int, default=1_000, help="posts in total (default 1000)")
+    parser.add_argument("--posts", type=int, default=1_000, help="posts per provider (default 1000)")
+    parser.add_argument("--provider", nargs="+", choices=PROVIDERS, default=["openai"],
+                        help="one pass per provider named (default openai)")  # fmt: skip
+    parser.add_argument("--chunk-chars", type=int, default=4, help="characters per streamed delta: 4 is "
+                        "about a token, as real providers stream (default); 80 for comparison")  # fmt: skip
     parser.add_argument("--latency-ms", type=float, default=200, help="fake AI latency (default 200)")
-    parser.add_argument("--concurrency", type=int, default=50, help="worker concurrency (default 50)")
-    parser.add_argument("--shared-list", action="store_true", help="all runs race for titles on /popular")
+    parser.add_argument("--concurrency", type=int, default=50, help="concurrency per worker (default 50)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument("--profile", type=Path, help="record py-spy profiles of the workers into this dir")
+    parser.add_argument("--database-url", help="an empty database to use (default: SQLite in a temp dir)")
     args = parser.parse_args()
-    latency_s = args.latency_ms / 1000
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a `kill` cleans up as Ctrl-C does
-    with contextlib.ExitStack() as stack:  # unwinds in reverse: worker (in bench), fakes, temp dir, redis
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:  # unwinds in reverse: workers (in bench), fakes, temp dir, redis
         url = stack.enter_context(redis_server())
         temp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-pipeline-")))
-        tmdb = stack.enter_context(start_fake_tmdb())
-        ai = stack.enter_context(start_fake_ai(latency_s=latency_s))
-        settings = pipeline_settings(url, temp / "data", tmdb.url, ai.url,
-                                     worker_concurrency=args.concurrency, log_level="warning")  # fmt: skip
+        tmdb_url, ai_url, floor_url = stack.enter_context(fakes(args))
+        settings = bench_settings(
+            url, temp / "data", tmdb_url, API_KEY, ai_url, args.concurrency, args.database_url
+        )
         configure_logging(settings)
-        print(f"redis {url}, fake AI latency {args.latency_ms:.0f} ms, c={args.concurrency}", file=sys.stderr)
-        spec_list = specs(args.posts, args.shared_list)
-        asyncio.run(bench(settings, ai.url, spec_list, latency_s, temp / "worker.log"))
+        print(f"redis {url}; {args.workers} worker(s), c={args.concurrency}", file=sys.stderr)
+        asyncio.run(bench(settings, args, ai_url, floor_url, temp))
 
 
 if __name__ == "__main__":

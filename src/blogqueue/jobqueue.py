@@ -9,6 +9,7 @@ jobs is one pipelined round trip.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ _SORTED_SET_STATES = (
     JobState.PRIORITIZED,
     JobState.WAITING_CHILDREN,
 )
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """What a running job tells its watchers at one step: log lines, progress (a number or a
+    JSON object, as BullMQ's), and run events."""
+
+    lines: Sequence[str] = ()
+    progress: Any = None
+    events: Sequence[RunEvent] = ()
 
 
 class QueueMetrics(msgspec.Struct, frozen=True):
@@ -488,16 +499,40 @@ class JobQueue:
 
     async def publish(self, event: RunEvent) -> str:
         """Add the event to the stream; a log line also goes to its run's capped list, in one round trip."""
-        fields: Any = run_events.to_fields(event)
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
-            if isinstance(event, LogLine):
-                key = self._keys.run_logs(event.run_id)
-                pipe.lpush(key, event.message)
-                pipe.ltrim(key, 0, RUN_LOG_LINES - 1)
-                pipe.expire(key, RUN_LOG_TTL_S)
+            self._add_event(pipe, event)
             results = await pipe.execute()
         return str(results[0])
+
+    async def report(self, job: Job, report: JobReport) -> None:
+        """A running job's log lines, progress and run events, in one round trip.
+
+        Writes what bullmq's `Job.log` and `Job.updateProgress` scripts write (log list, `progress`
+        field, a `progress` stream entry). Their scripts first check that the job exists; a running
+        job is locked by its worker and cannot be removed, so here it does."""
+        job_key = self._queue.toKey(str(job.id))
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if report.lines:
+                pipe.rpush(f"{job_key}:logs", *report.lines)
+                if keep := (job.opts or {}).get("keepLogs"):
+                    pipe.ltrim(f"{job_key}:logs", -int(keep), -1)
+            if report.progress is not None:
+                data = json.dumps(report.progress, separators=(",", ":"), allow_nan=False)
+                pipe.hset(job_key, "progress", data)
+                fields: Any = {"event": "progress", "jobId": str(job.id), "data": data}
+                pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
+            for event in report.events:
+                self._add_event(pipe, event)
+            await pipe.execute()
+
+    def _add_event(self, pipe: Any, event: RunEvent) -> None:
+        fields: Any = run_events.to_fields(event)
+        pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
+        if isinstance(event, LogLine):
+            key = self._keys.run_logs(event.run_id)
+            pipe.lpush(key, event.message)
+            pipe.ltrim(key, 0, RUN_LOG_LINES - 1)
+            pipe.expire(key, RUN_LOG_TTL_S)
 
     async def events_end(self) -> str:
         """The id of the newest stream entry, so a new reader gets what happens from now on."""

@@ -328,6 +328,11 @@ async def charge(session: AsyncSession, job_queue: JobQueue, run: GenerationRun,
     await bump(session, run.id or 0, tokens_in=usage.tokens_in, tokens_out=usage.tokens_out,
                cost_usd=usage.cost_usd)  # fmt: skip
     await session.commit()
+    return await stop_if_over_budget(session, job_queue, run)
+
+
+async def stop_if_over_budget(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) -> str:
+    """Stop a run whose cost has reached its budget; returns why it was stopped, or ""."""
     if run.budget_usd is None:
         return ""
     current = await get_run(session, run.id or 0)

@@ -3,9 +3,11 @@ errors translated to BlogQueue's, and `find_new_titles` to page past titles alre
 
 from __future__ import annotations
 
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 import msgspec
@@ -30,6 +32,8 @@ from blogqueue.titles import (
 )
 
 T = TypeVar("T")
+K = TypeVar("K")
+V = TypeVar("V")
 Exclude = Callable[[list[TitleSummary]], Awaitable[set[int]]]
 
 # Without a vote floor a 10.0 from one fan tops any rating-sorted or rating-filtered discover page.
@@ -37,6 +41,10 @@ TOP_RATED_MIN_VOTES = 200
 RATED_MIN_VOTES = 50
 CAST_LIMIT = 8
 NOW_PLAYING_DAYS = 42  # about the window TMDb's /movie/now_playing covers
+# A title's facts hardly change within hours, and the same titles come back in retries, continuous
+# runs and other users' runs; a few thousand (about 2 KB each) bound the memory.
+DETAILS_TTL_S = 6 * 3600.0
+DETAILS_CACHE_SIZE = 4096
 
 
 class _Named(msgspec.Struct):
@@ -95,6 +103,27 @@ class _Error(msgspec.Struct):
     status_message: str | None = None
 
 
+class TtlCache(Generic[K, V]):
+    """At most `size` values, each kept for `ttl_s`; the least recently used goes first."""
+
+    def __init__(self, ttl_s: float, size: int) -> None:
+        self._ttl_s, self._size = ttl_s, size
+        self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        item = self._items.get(key)
+        if item is None or item[0] <= time.monotonic():
+            return None
+        self._items.move_to_end(key)
+        return item[1]
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = (time.monotonic() + self._ttl_s, value)
+        self._items.move_to_end(key)
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+
 class TmdbClient:
     """TMDb v3 over one `httpx.AsyncClient`, shared or owned; a bearer read token wins over an api_key."""
 
@@ -107,6 +136,7 @@ class TmdbClient:
         image_base_url: str = "https://image.tmdb.org/t/p/w500",
         timeout_s: float = 10.0,
         http: httpx.AsyncClient | None = None,
+        details_ttl_s: float = DETAILS_TTL_S,
     ) -> None:
         token, key = _secret(read_access_token), _secret(api_key)
         if token is None and key is None:
@@ -118,6 +148,9 @@ class TmdbClient:
         self._timeout_s = timeout_s
         self._owns_http = http is None
         self._http = http or httpx.AsyncClient(timeout=timeout_s)
+        self._details: TtlCache[tuple[MediaType, int], TitleDetails] = TtlCache(
+            details_ttl_s, DETAILS_CACHE_SIZE
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.AsyncClient | None = None) -> TmdbClient:
@@ -152,9 +185,14 @@ class TmdbClient:
         return TitlePage(results=rows, page=page, total_pages=min(data.total_pages, MAX_PAGE), via=via)
 
     async def details(self, media_type: MediaType, tmdb_id: int) -> TitleDetails:
+        """A title's facts, fetched once per DETAILS_TTL_S (failures are not kept)."""
+        if (found := self._details.get((media_type, tmdb_id))) is not None:
+            return found
         params = {"append_to_response": "credits,keywords"}
         data = await self._get(f"/{media_type}/{tmdb_id}", params, _Details)
-        return _details(data, media_type, self._image_base_url)
+        details = _details(data, media_type, self._image_base_url)
+        self._details.put((media_type, tmdb_id), details)
+        return details
 
     async def _get(self, path: str, params: dict[str, str], into: type[T]) -> T:
         # `from None`: httpx errors carry the request URL, which holds the api_key in that mode.

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -13,9 +12,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from bullmq import Job
 
 from blogqueue.errors import Cancelled, ShuttingDown
-from blogqueue.run_events import LogLine, ProgressData, RunEvent
+from blogqueue.run_events import ProgressData, RunEvent
 from blogqueue.settings import Settings
-from blogworker.reporting import Reporter, RunReporter
+from blogworker.reporting import JobReporter
 
 if TYPE_CHECKING:
     from blogworker.services import WorkerServices
@@ -30,7 +29,7 @@ class WorkerContext:
     token: str
     settings: Settings
     services: WorkerServices
-    reporter: Reporter
+    reporter: JobReporter
     signal: Any  # bullmq.AbortSignal: aborted by Worker.cancelJob (our cancel bridge) or shutdown
     stopping: asyncio.Event  # set once the worker shuts down: an abort then means "hand it back"
     worker: str = ""
@@ -38,8 +37,7 @@ class WorkerContext:
 
     def report_for_run(self, run_id: int, user_id: str) -> None:
         """From now on, log lines and progress are also published as events of this run."""
-        event = LogLine(run_id=run_id, user_id=user_id, job_id=str(self.job.id))
-        self.reporter = RunReporter(self.reporter, self.services.job_queue, event)
+        self.reporter.for_run(run_id, user_id)
 
     async def publish(self, event: RunEvent) -> None:
         """A run event beyond log and progress: post saved or failed, run finished."""
@@ -87,23 +85,37 @@ class WorkerContext:
 
 @dataclass
 class Draft:
-    """The text a job has streamed so far, reported as throttled progress; `cut_short` once the
-    stream ended without a complete answer (a failure or a cancel)."""
+    """The text a job has streamed so far, reported as progress at most every PROGRESS_INTERVAL_S;
+    `cut_short` once the stream ended without a complete answer (a failure or a cancel).
+
+    A stream brings one event per token, so `on_text` only keeps the delta: no clock, no await.
+    A ticker beside the stream reports progress, and only while the stream outlasts the interval."""
 
     ctx: WorkerContext
     parts: list[str] = field(default_factory=list)
-    chars: int = 0
     cut_short: bool = False
-    _last_report: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.on_text = self.parts.append
 
     @property
     def text(self) -> str:
         return "".join(self.parts)
 
-    async def on_text(self, delta: str) -> None:
-        self.parts.append(delta)
-        self.chars += len(delta)
-        now = time.monotonic()
-        if now - self._last_report >= PROGRESS_INTERVAL_S:
-            self._last_report = now
-            await self.ctx.reporter.progress(ProgressData(stage="writing", chars=self.chars))
+    async def stream(self, work: Awaitable[T]) -> T:
+        """Await the stream (abandoned at once on a cancel, as `race`), reporting progress meanwhile."""
+        ticker = asyncio.create_task(self._tick())
+        try:
+            return await self.ctx.race(work)
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker  # a failed progress write fails the job, as it did mid-stream
+
+    async def _tick(self) -> None:
+        reported = 0
+        while True:
+            await asyncio.sleep(PROGRESS_INTERVAL_S)
+            if (chars := sum(map(len, self.parts))) != reported:
+                reported = chars
+                await self.ctx.reporter.progress(ProgressData(stage="writing", chars=chars))

@@ -9,7 +9,6 @@ and `give_up` runs once the post has failed for good.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,9 +17,10 @@ from blogqueue.ai_settings import resolve_key
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
 from blogqueue.models import BlogPost, CallOutcome, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
 from blogqueue.payloads import GeneratePost
+from blogqueue.posts import PostRef
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
-from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData
+from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData, RunEvent
 from blogqueue.titles import TitleDetails
 from blogworker import failures
 from blogworker.context import Draft, WorkerContext
@@ -55,9 +55,7 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
     svc = ctx.services
     if int(ctx.job.attemptsStarted or 0) <= 1:  # first start: it no longer waits in the user's queue
         await svc.job_queue.posts_left_queue(payload.user_id)
-    async with svc.sessions() as session:
-        run = await runs.get_run(session, payload.run_id)
-        existing = await posts.find_post(session, payload.media_type, payload.tmdb_id)
+    run, existing, api_key = await _read(ctx, payload)
     if run.status == RunStatus.CANCELLED:
         raise Cancelled("the run was stopped")
     if existing is not None:
@@ -66,28 +64,36 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
         await ctx.reporter.log(f"already saved as {existing.slug}")
         return _summary(existing)
     model = svc.registry.require_usable(run.model)
-    api_key = await _api_key(ctx, model, int(payload.user_id))
     if (wait_s := await svc.cooldown.remaining_s(model.provider)) > 0:
         raise Postponed(f"{model.provider} is rate limiting; waiting for it", delay_s=wait_s)
     details = await _details(ctx, payload)
-    await ctx.reporter.log(
-        f"writing about {details.title} ({details.year or 'year unknown'}) with {model.id}"
-    )
-    result = await _generate_checked(ctx, run, model, details, svc.generators.get(model.provider, api_key))
-    return await _save(ctx, run, model, details, result)
+    about = f"writing about {details.title} ({details.year or 'year unknown'}) with {model.id}"
+    generator = svc.generators.get(model.provider, api_key)
+    result, usage = await _generate_checked(ctx, run, model, details, generator, about)
+    return await _save(ctx, run, model, details, result, usage)
 
 
-async def _api_key(ctx: WorkerContext, model: AiModel, user_id: int) -> str | None:
-    if not PROVIDERS[model.provider].needs_key:
-        return None
-    async with ctx.services.sessions() as session:
-        key = await resolve_key(session, ctx.services.cipher, ctx.settings, user_id, model.provider)
+async def _read(
+    ctx: WorkerContext, payload: GeneratePost
+) -> tuple[GenerationRun, PostRef | None, str | None]:
+    """All a post needs from the database, in one session: its run, the title's post if one was
+    written already, and the API key to write it with (None if the model needs none)."""
+    svc = ctx.services
+    async with svc.sessions() as session:
+        run = await runs.get_run(session, payload.run_id)
+        existing = await posts.find_post_ref(session, payload.media_type, payload.tmdb_id)
+        if run.status == RunStatus.CANCELLED or existing is not None:
+            return run, existing, None
+        provider = svc.registry.require_usable(run.model).provider
+        if not PROVIDERS[provider].needs_key:
+            return run, None, None
+        key = await resolve_key(session, svc.cipher, ctx.settings, int(payload.user_id), provider)
     if key is None:
         raise InvalidInput(
-            f"no API key for {model.provider}: add one under AI settings, "
-            f"or set {PROVIDERS[model.provider].key_env} on the server"
+            f"no API key for {provider}: add one under AI settings, "
+            f"or set {PROVIDERS[provider].key_env} on the server"
         )
-    return key
+    return run, None, key
 
 
 async def _details(ctx: WorkerContext, payload: GeneratePost) -> TitleDetails:
@@ -100,8 +106,11 @@ async def _details(ctx: WorkerContext, payload: GeneratePost) -> TitleDetails:
 
 
 async def _generate_checked(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, generator: TextGenerator
-) -> GenerationResult:
+    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, generator: TextGenerator,
+    about: str,
+) -> tuple[GenerationResult, UsageRecord | None]:  # fmt: skip
+    """A usable answer and the usage record of the call that gave it, still to be charged (with the
+    post, in one transaction); a call whose answer is not used is charged at once."""
     reason = problem = ""
     for try_number in (1, 2):
         prompt = adjusted_prompt(details, reason) if reason else build_prompt(details)
@@ -113,10 +122,12 @@ async def _generate_checked(
             max_output_tokens=min(model.max_output_tokens, MAX_POST_TOKENS),
             temperature=TEMPERATURE,
         )
-        await ctx.reporter.log(f"prompt built ({len(prompt)} characters); calling {model.provider}")
+        lines = [about] if try_number == 1 else []
+        lines.append(f"prompt built ({len(prompt)} characters); calling {model.provider}")
+        await ctx.reporter.report(*lines)
         draft = ctx.draft = PostDraft(ctx, run=run, model=model, details=details)
         try:
-            result = await ctx.race(generator.generate(request, draft.on_text))
+            result = await draft.stream(generator.generate(request, draft.on_text))
         except ProviderError as err:
             draft.cut_short = True
             await _charge(ctx, run, model, err.usage, CallOutcome.FAILED)
@@ -129,18 +140,18 @@ async def _generate_checked(
         except Cancelled:
             draft.cut_short = True
             raise
-        await _charge(ctx, run, model, result.usage, CallOutcome.OK)
-        await ctx.reporter.log(
+        answered = (
             f"{model.provider} answered: {result.usage.input_tokens} tokens in, "
             f"{result.usage.output_tokens} out, finish {result.finish}"
         )
         problem = _problem(result, details)
         if not problem:
-            return result
+            await ctx.reporter.log(answered)
+            return result, _usage_record(ctx, run, model, result.usage, CallOutcome.OK)
+        await _charge(ctx, run, model, result.usage, CallOutcome.OK)
         reason = "length" if result.finish is FinishReason.LENGTH else "other"
-        await ctx.reporter.log(
-            f"answer rejected: {problem}" + ("; trying once more, adjusted" if try_number == 1 else "")
-        )
+        retrying = "; trying once more, adjusted" if try_number == 1 else ""
+        await ctx.reporter.report(answered, f"answer rejected: {problem}{retrying}")
     raise UnusableAnswer(f"no usable post after an adjusted retry: {problem}")
 
 
@@ -157,56 +168,53 @@ def _problem(result: GenerationResult, details: TitleDetails) -> str:
     return ""
 
 
+def _usage_record(
+    ctx: WorkerContext, run: GenerationRun, model: AiModel, usage: Usage | None, outcome: CallOutcome
+) -> UsageRecord | None:
+    if usage is None or not (usage.input_tokens or usage.output_tokens):
+        return None
+    cost = ctx.services.registry.estimate_cost_usd(model.id, usage.input_tokens, usage.output_tokens)
+    return UsageRecord(user_id=run.user_id, run_id=run.id, job_id=str(ctx.job.id), model=model.id,
+                       provider=model.provider, tokens_in=usage.input_tokens, tokens_out=usage.output_tokens,
+                       cost_usd=cost, outcome=outcome)  # fmt: skip
+
+
 async def _charge(
     ctx: WorkerContext, run: GenerationRun, model: AiModel, usage: Usage | None, outcome: CallOutcome
 ) -> None:
-    if usage is None or not (usage.input_tokens or usage.output_tokens):
+    """Charge a call whose answer is not saved (failed, or rejected) on its own."""
+    if (record := _usage_record(ctx, run, model, usage, outcome)) is None:
         return
-    cost = ctx.services.registry.estimate_cost_usd(model.id, usage.input_tokens, usage.output_tokens)
-    record = UsageRecord(
-        user_id=run.user_id,
-        run_id=run.id,
-        job_id=str(ctx.job.id),
-        model=model.id,
-        provider=model.provider,
-        tokens_in=usage.input_tokens,
-        tokens_out=usage.output_tokens,
-        cost_usd=cost,
-        outcome=outcome,
-    )
-    async with ctx.services.sessions() as session:
+    async with ctx.services.writes, ctx.services.sessions() as session:
         stopped = await runs.charge(session, ctx.services.job_queue, run, record)
     if stopped:
         await ctx.reporter.log(stopped)
 
 
 async def _save(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, result: GenerationResult
-) -> dict[str, Any]:
+    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, result: GenerationResult,
+    usage: UsageRecord | None,
+) -> dict[str, Any]:  # fmt: skip
+    """Store the post, charge its call and count it, in one transaction; then stop the run if that
+    spent its budget, or finish it if that was its last post."""
     envelope, body = parse_post(result.text)
-    async with ctx.services.sessions() as session:
-        post = await posts.draft_for(
-            session, run, details, model=model.id, provider=model.provider, job_id=str(ctx.job.id)
-        )
-        post.title, post.excerpt, post.body, post.tags = (
-            envelope.title,
-            envelope.excerpt,
-            body,
-            envelope.tags[:8],
-        )
-        if ctx.settings.auto_publish:
-            post.status, post.published_at = PostStatus.PUBLISHED, utcnow()
-        post = await posts.save_post(session, post)
+    post = posts.draft_for(run, details, model=model.id, provider=model.provider, job_id=str(ctx.job.id))
+    post.title, post.excerpt, post.body, post.tags = envelope.title, envelope.excerpt, body, envelope.tags[:8]
+    if ctx.settings.auto_publish:
+        post.status, post.published_at = PostStatus.PUBLISHED, utcnow()
+    async with ctx.services.writes, ctx.services.sessions() as session:
+        post = await posts.save_post(session, post, usage)
+        stopped = await runs.stop_if_over_budget(session, ctx.services.job_queue, run) if usage else ""
         finished = await runs.finish_if_done(session, post.run_id or 0)
-    await ctx.reporter.log(
-        f"saved as {post.slug} ({post.tokens_in}+{post.tokens_out} tokens, ${post.cost_usd:.4f})"
-    )
-    await ctx.reporter.progress(ProgressData(stage="saved", chars=len(body)))
     saved = PostSavedData(slug=post.slug, tmdb_id=post.tmdb_id, tokens_in=post.tokens_in,
                           tokens_out=post.tokens_out, cost_usd=post.cost_usd)  # fmt: skip
-    await ctx.publish(PostSaved(run_id=run.id or 0, user_id=str(run.user_id), job_id=str(ctx.job.id),
-                                message=post.title, data=saved))  # fmt: skip
-    await _announce_if_finished(ctx, finished)
+    events: list[RunEvent] = [PostSaved(run_id=run.id or 0, user_id=str(run.user_id), job_id=str(ctx.job.id),
+                                        message=post.title, data=saved)]  # fmt: skip
+    if finished.status == RunStatus.COMPLETED and finished.finished_at is not None:
+        events.append(runs.finished_event(finished))
+    line = f"saved as {post.slug} ({post.tokens_in}+{post.tokens_out} tokens, ${post.cost_usd:.4f})"
+    progress = ProgressData(stage="saved", chars=len(body))
+    await ctx.reporter.report(*filter(None, [stopped, line]), progress=progress, events=tuple(events))
     return _summary(post)
 
 
@@ -216,10 +224,9 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
     if not text.strip() or draft.run is None or draft.model is None or draft.details is None:
         return
     model = draft.model
-    async with ctx.services.sessions() as session:
-        post = await posts.draft_for(
-            session, draft.run, draft.details, model=model.id, provider=model.provider, job_id=str(ctx.job.id)
-        )
+    post = posts.draft_for(
+        draft.run, draft.details, model=model.id, provider=model.provider, job_id=str(ctx.job.id)
+    )
     try:
         envelope, body = parse_post(text)
         post.title, post.excerpt, post.body, post.tags = (
@@ -231,10 +238,12 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
     except InvalidInput:
         post.body = text
     post.incomplete = True
-    async with ctx.services.sessions() as session:
-        with contextlib.suppress(Conflict):
+    try:
+        async with ctx.services.writes, ctx.services.sessions() as session:
             post = await posts.save_post(session, post)
-            await ctx.reporter.log(f"kept {len(text)} characters as incomplete draft {post.slug}")
+    except Conflict:
+        return
+    await ctx.reporter.log(f"kept {len(text)} characters as incomplete draft {post.slug}")
 
 
 async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> None:
@@ -260,7 +269,7 @@ async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
         await ctx.publish(runs.finished_event(run))
 
 
-def _summary(post: BlogPost) -> dict[str, Any]:
+def _summary(post: BlogPost | PostRef) -> dict[str, Any]:
     return {
         "postId": post.id,
         "slug": post.slug,

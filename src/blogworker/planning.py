@@ -54,15 +54,17 @@ async def _claim_titles(ctx: WorkerContext, run: GenerationRun, plan: str) -> li
         )
         if not found:
             break
-        async with svc.sessions() as session:
-            for title in found:
-                job_id = post_job_id(plan, title.media_type, title.tmdb_id)
-                if await claims.claim(session, title.media_type, title.tmdb_id, run.id, job_id):
-                    claimed.append((title.media_type, title.tmdb_id))
-                    await ctx.reporter.log(
-                        f"candidate: {title.title} ({title.year or 'year unknown'}), "
-                        f"TMDb {title.media_type} {title.tmdb_id}"
-                    )
+        wanted = [(t.media_type, t.tmdb_id, post_job_id(plan, t.media_type, t.tmdb_id)) for t in found]
+        async with svc.writes, svc.sessions() as session:
+            got = await claims.claim_many(session, run.id, wanted)
+        mine_now = [title for title in found if (title.media_type, title.tmdb_id) in got]
+        claimed += [(title.media_type, title.tmdb_id) for title in mine_now]
+        await ctx.reporter.report(
+            *(
+                f"candidate: {t.title} ({t.year or 'year unknown'}), TMDb {t.media_type} {t.tmdb_id}"
+                for t in mine_now
+            )
+        )
     return claimed[: run.requested]
 
 

@@ -90,7 +90,7 @@ class Processor:
                 token=token,
                 settings=self.settings,
                 services=self.services,
-                reporter=JobReporter(job),
+                reporter=JobReporter(job, self.services.job_queue),
                 signal=signal,
                 stopping=self.stopping,
                 worker=self.worker_name,

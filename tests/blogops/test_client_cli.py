@@ -22,12 +22,12 @@ import httpx
 import pytest
 import uvicorn
 
+from blogfakes.ai_server import start_fake_ai
 from blogops.client import TOKEN_FILE, Api, EventFeed, parse_sse
 from blogqueue import db, users
 from blogqueue.models import Role
 from blogqueue.settings import Settings
 from tests.conftest import REPO, free_port, make_settings, worker_env
-from tests.fakes.ai_server import start_fake_ai
 from webapi.app import create_app
 
 ADMIN, PASSWORD = "admin@example.com", "a-good-password"

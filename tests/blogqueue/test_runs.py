@@ -4,10 +4,10 @@ import msgspec
 import pytest
 from sqlmodel import select
 
-from blogqueue import db, job_admin, posts, runs, users
+from blogqueue import claims, db, job_admin, posts, runs, users
 from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import JobQueue
-from blogqueue.models import BlogPost, GenerationRun, RunMode
+from blogqueue.models import BlogPost, GenerationRun, RunMode, TitleClaim
 from blogqueue.queues import JobState
 from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
@@ -110,5 +110,28 @@ async def test_one_post_per_title_and_unique_slugs(db_settings: Settings) -> Non
             with pytest.raises(Conflict, match="already has a post"):
                 await posts.save_post(session, post(438631))
             assert len((await session.exec(select(BlogPost))).all()) == 3
+    finally:
+        await engine.dispose()
+
+
+async def test_titles_are_claimed_at_once_and_only_by_the_first_run(db_settings: Settings) -> None:
+    engine = db.create_engine(db_settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            user_id = (await users.create_user(session, "c@example.com", "password-c")).id or 0
+            first, second = (GenerationRun(user_id=user_id, model="offline", source="popular", media_type="movie",
+                                           requested=2) for _ in range(2))  # fmt: skip
+            session.add_all([first, second])
+            await session.commit()
+            movie, tv = MediaType.MOVIE, MediaType.TV
+            got = await claims.claim_many(session, first.id or 0, [(movie, 1, "a-1"), (tv, 1, "a-2")])
+            assert got == {(movie, 1), (tv, 1)}
+            again = await claims.claim_many(session, second.id or 0, [(movie, 1, "b-1"), (movie, 2, "b-2")])
+            assert again == {(movie, 2)}
+            held = {
+                (c.media_type, c.tmdb_id): c.run_id for c in (await session.exec(select(TitleClaim))).all()
+            }
+            assert held == {(movie, 1): first.id, (tv, 1): first.id, (movie, 2): second.id}
+            assert await claims.claim_many(session, second.id or 0, []) == set()
     finally:
         await engine.dispose()

@@ -1,3 +1,4 @@
+import asyncio
 import json
 import socket
 import time
@@ -9,12 +10,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from blogqueue.errors import InvalidInput, Misconfigured, NotFound, Unavailable
-from blogqueue.sample_catalog import SampleCatalog, load_sample_titles
-from blogqueue.settings import Settings
-from blogqueue.titles import CastMember, MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
-from blogqueue.tmdb import TmdbClient, find_new_titles, open_catalog
-from tests.fakes.tmdb_server import (
+from blogfakes.tmdb_server import (
     API_KEY,
     BROKEN_ID,
     FIRST_ID,
@@ -25,6 +21,11 @@ from tests.fakes.tmdb_server import (
     FakeTmdb,
     start_fake_tmdb,
 )
+from blogqueue.errors import InvalidInput, Misconfigured, NotFound, Unavailable
+from blogqueue.sample_catalog import SampleCatalog, load_sample_titles
+from blogqueue.settings import Settings
+from blogqueue.titles import CastMember, MediaType, Source, TitleFilters, TitleSummary, TrendingWindow
+from blogqueue.tmdb import TmdbClient, TtlCache, find_new_titles, open_catalog
 
 MOVIE, TV = MediaType.MOVIE, MediaType.TV
 NO_FILTERS = TitleFilters()
@@ -196,6 +197,45 @@ async def test_movie_details_in_one_call(tmdb: TmdbClient, fake: FakeTmdb) -> No
     assert details.keywords == ["keyword 1000-0", "keyword 1000-1", "keyword 1000-2"]
     assert details.poster_url == "https://image.tmdb.org/t/p/w500/poster1000.jpg"
     assert details.sample is False
+
+
+async def test_details_are_fetched_once_until_they_expire(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+    fake.requests.clear()
+    cached = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http)
+    first = await cached.details(MOVIE, 1000)
+    assert [await cached.details(MOVIE, 1000) for _ in range(3)] == [first] * 3
+    assert (await cached.details(TV, 1000)).media_type == TV  # another title: the same id as TV
+    assert fake.paths() == ["/3/movie/1000", "/3/tv/1000"]
+    expiring = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http, details_ttl_s=0.05)
+    await expiring.details(MOVIE, 1000)
+    await asyncio.sleep(0.1)
+    await expiring.details(MOVIE, 1000)
+    assert fake.paths().count("/3/movie/1000") == 3
+
+
+async def test_a_failed_details_call_is_not_kept(tmdb: TmdbClient, fake: FakeTmdb) -> None:
+    for _ in range(2):
+        with pytest.raises(Unavailable):
+            await tmdb.details(TV, BROKEN_ID)
+    assert len(fake.requests) == 2
+
+
+def test_the_cache_drops_the_least_recently_used_first() -> None:
+    cache: TtlCache[int, str] = TtlCache(ttl_s=60, size=2)
+    cache.put(1, "one")
+    cache.put(2, "two")
+    assert cache.get(1) == "one"  # 2 is now the least recently used
+    cache.put(3, "three")
+    assert (cache.get(1), cache.get(2), cache.get(3)) == ("one", None, "three")
+
+
+async def test_details_calls_reuse_one_connection(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+    fake.requests.clear()
+    client = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http)
+    for tmdb_id in range(1000, 1010):
+        await client.details(MOVIE, tmdb_id)
+    assert len(fake.requests) == 10
+    assert len({request.client for request in fake.requests}) == 1
 
 
 async def test_tv_details_use_name_creators_and_the_keyword_quirk(tmdb: TmdbClient) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import select
 
+from blogfakes.tmdb_server import API_KEY
 from blogqueue import ai_settings, db, runs, users
 from blogqueue.ai_settings import AiSettingsUpdate
 from blogqueue.crypto import KeyCipher
@@ -20,7 +21,6 @@ from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from tests.conftest import make_settings
-from tests.fakes.tmdb_server import API_KEY
 
 FINISHED = {"completed", "failed", "cancelled"}
 

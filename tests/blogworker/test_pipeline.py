@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from blogfakes.ai_server import FakeAI, start_fake_ai
+from blogfakes.tmdb_server import FIRST_ID, FakeTmdb, start_fake_tmdb
 from blogqueue import runs, users
 from blogqueue.connection import redis_client
 from blogqueue.models import RunMode
@@ -26,8 +28,6 @@ from tests.conftest import (
     stop_process,
     wait_for,
 )
-from tests.fakes.ai_server import FakeAI, start_fake_ai
-from tests.fakes.tmdb_server import FIRST_ID, FakeTmdb, start_fake_tmdb
 
 GOOD_KEY = "sk-proj-GOODKEY-1234567890"
 FAKE_USAGE = (1200, 800)

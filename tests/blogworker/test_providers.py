@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import uuid
@@ -16,6 +15,8 @@ import pytest
 from google import genai
 from google.genai import types
 
+from blogfakes.ai_server import FakeAI, start_fake_ai
+from blogfakes.ai_wire import INPUT_TOKENS, OUTPUT_TOKENS
 from blogqueue.errors import InvalidInput
 from blogqueue.providers import Provider, keyed
 from blogqueue.registry import AiModel, load_registry
@@ -35,8 +36,6 @@ from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
 from blogworker.providers.openai_gen import OpenAIGenerator
 from blogworker.quality import check_post
-from tests.fakes.ai_server import FakeAI, start_fake_ai
-from tests.fakes.ai_wire import INPUT_TOKENS, OUTPUT_TOKENS
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
 MODELS = {"openai": "gpt-6.2-sol", "anthropic": "claude-sonnet-5-5", "gemini": "gemini-3.8-flash"}
@@ -78,7 +77,7 @@ def request(
 
 
 class Deltas(list[str]):
-    async def __call__(self, text: str) -> None:
+    def __call__(self, text: str) -> None:
         self.append(text)
 
 
@@ -302,12 +301,15 @@ async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake
     busy = pool.get("openai", "sk-busy")
     evicted: list[TextGenerator] = []
 
-    async def evict_mid_stream(text: str) -> None:
+    def evict_mid_stream(text: str) -> None:
         if not evicted:
             evicted.append(pool.get("openai", "sk-other"))  # pushes `busy` out while it streams
-            await asyncio.sleep(0.05)
 
-    result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
+    fake.chunk_delay_s = 0.05  # the stream goes on well after the eviction
+    try:
+        result = await busy.generate(request(MODELS["openai"]), evict_mid_stream)
+    finally:
+        fake.chunk_delay_s = 0.0
     assert result.finish is FinishReason.STOP  # its client was not closed under it
     assert pool.get("openai", "sk-busy") is not busy and len(pool) == 1
     await pool.aclose()
@@ -348,3 +350,20 @@ async def test_fake_answers_plain_sdk_calls_without_streaming(fake: FakeAI) -> N
         chat.usage is not None
         and chat.usage.completion_tokens == message.usage.output_tokens == OUTPUT_TOKENS
     )
+
+
+async def test_the_fake_streams_the_responses_api_token_by_token() -> None:
+    """bench/sdk_floor.py times OpenAI's Responses API stream against the fake, at token-sized deltas."""
+    with start_fake_ai(latency_s=0, chunk_chars=4) as small:
+        async with openai.AsyncOpenAI(
+            api_key="sk-plain", base_url=f"{small.url}/v1", max_retries=0
+        ) as client:
+            stream = await client.responses.create(model="gpt-6.2-sol", input=PROMPT, stream=True)
+            events = [event async for event in stream]
+    deltas = [event.delta for event in events if event.type == "response.output_text.delta"]
+    last = events[-1]
+    assert len(deltas) > 200 and all(1 <= len(delta) <= 4 for delta in deltas)
+    assert parse_post("".join(deltas))[0].title.startswith("Inception (2010)")
+    assert last.type == "response.completed" and last.response.output_text == "".join(deltas)
+    assert last.response.usage is not None and last.response.usage.output_tokens == OUTPUT_TOKENS
+    assert [event.sequence_number for event in events] == list(range(len(events)))

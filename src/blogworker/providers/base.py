@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Protocol
 
@@ -13,7 +13,9 @@ from blogqueue.providers import PROVIDERS, Provider
 from blogqueue.registry import AiModel
 from blogqueue.titles import TitleDetails
 
-OnText = Callable[[str], Awaitable[None]]  # called with each streamed text delta
+# Called with each streamed text delta: one per token with real providers, so it must stay cheap
+# and synchronous (a list's append); progress is reported beside the stream, not from it.
+OnText = Callable[[str], None]
 
 
 class FinishReason(StrEnum):

@@ -66,24 +66,22 @@ class GeminiGenerator:
             temperature=request.temperature if model.accepts_temperature else None,
         )
         parts: list[str] = []
-        usage, finish, model_version = Usage(), FinishReason.OTHER, model.id
+        meta, finish, model_version = None, FinishReason.OTHER, model.id
         stream = await self._client.aio.models.generate_content_stream(
             model=model.id, contents=request.prompt, config=config
         )
-        async for chunk in stream:
-            for text in _texts(chunk):
-                parts.append(text)
-                await on_text(text)
-            usage = _usage(chunk.usage_metadata) or usage
+        async for chunk in stream:  # once per token: read the chunk, build nothing of our own
+            content = chunk.candidates[0].content if chunk.candidates else None
+            for part in (content.parts or ()) if content else ():
+                # Not `chunk.text`: it logs a warning on every chunk that holds other parts.
+                if part.text and not part.thought:
+                    parts.append(part.text)
+                    on_text(part.text)
+            meta = chunk.usage_metadata or meta
             finish = _finish(chunk) or finish
             model_version = chunk.model_version or model_version
+        usage = _usage(meta) or Usage()
         return GenerationResult(text="".join(parts), usage=usage, finish=finish, model=model_version)
-
-
-def _texts(chunk: types.GenerateContentResponse) -> list[str]:
-    """The answer's text parts, without thoughts (reading `.text` logs a warning on other parts)."""
-    content = chunk.candidates[0].content if chunk.candidates else None
-    return [part.text for part in (content.parts or []) if part.text and not part.thought] if content else []
 
 
 def _usage(meta: types.GenerateContentResponseUsageMetadata | None) -> Usage | None:

@@ -53,7 +53,7 @@ class OfflineGenerator:
             )
         text = write_offline_post(request.facts)
         for chunk in re.split(r"(?=\n## )", text):  # one chunk per section, as a model would stream
-            await on_text(chunk)
+            on_text(chunk)
         return GenerationResult(text=text, usage=Usage(0, 0), finish=FinishReason.STOP, model=PROVIDER.value)
 
     async def aclose(self) -> None:

@@ -65,38 +65,43 @@ class OpenAIGenerator:
             max_completion_tokens=limit if model.max_tokens_param != "max_tokens" else openai.omit,
             temperature=openai.omit if temperature is None else temperature,
         )
-        state = _StreamState(model.id)
+        state = _StreamState(model.id, on_text)
         async with stream:
             async for chunk in stream:
-                for delta in state.add(chunk):
-                    await on_text(delta)
+                state.add(chunk)
         return state.result()
 
 
 class _StreamState:
-    """What the chunks add up to; a refusal counts as text so a person can read it."""
+    """What the chunks add up to; a refusal counts as text so a person can read it. `add` runs once
+    per token, so it allocates nothing of its own."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, on_text: OnText) -> None:
         self.parts: list[str] = []
+        self.on_text = on_text
         self.refused = False
         self.finish: str | None = None
         self.usage = Usage()
         self.model = model
 
-    def add(self, chunk: ChatCompletionChunk) -> list[str]:
-        self.model = chunk.model or self.model
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        if chunk.model:
+            self.model = chunk.model
         if chunk.usage is not None:
             self.usage = Usage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-        deltas: list[str] = []
-        for choice in chunk.choices[:1]:
-            self.finish = choice.finish_reason or self.finish
-            if choice.delta.refusal:
-                self.refused = True
-                deltas.append(choice.delta.refusal)
-            if choice.delta.content:
-                deltas.append(choice.delta.content)
-        self.parts.extend(deltas)
-        return deltas
+        if not chunk.choices:
+            return
+        choice = chunk.choices[0]
+        self.finish = choice.finish_reason or self.finish
+        if choice.delta.refusal:
+            self.refused = True
+            self._text(choice.delta.refusal)
+        if choice.delta.content:
+            self._text(choice.delta.content)
+
+    def _text(self, delta: str) -> None:
+        self.parts.append(delta)
+        self.on_text(delta)
 
     def result(self) -> GenerationResult:
         finish = FinishReason.REFUSAL if self.refused else _FINISH.get(self.finish or "", FinishReason.OTHER)

@@ -16,6 +16,7 @@ _FINISH = {  # the fake's own outcome -> each provider's finish reason
     "openai": {"stop": "stop", "length": "length", "refusal": "stop"},  # a refusal is a message field
     "anthropic": {"stop": "end_turn", "length": "max_tokens", "refusal": "refusal"},
     "gemini": {"stop": "STOP", "length": "MAX_TOKENS", "refusal": "SAFETY"},
+    "responses": {"stop": "completed", "length": "incomplete", "refusal": "completed"},
 }
 _OPENAI_USAGE = {"prompt_tokens": INPUT_TOKENS, "completion_tokens": OUTPUT_TOKENS,
                  "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS}  # fmt: skip
@@ -29,15 +30,17 @@ class Answer:
     model: str
     text: str  # empty for a refusal
     finish: str  # "stop" | "length" | "refusal"
-    chunks: int = 6
+    chunk_chars: int = 0  # characters per streamed delta; 0: the text in 6 deltas
 
     def pieces(self) -> list[str]:
-        size = max(-(-len(self.text) // self.chunks), 1)
+        size = self.chunk_chars or max(-(-len(self.text) // 6), 1)
         return [self.text[i : i + size] for i in range(0, len(self.text), size)]
 
 
 def answer_json(provider: str, answer: Answer) -> dict[str, Any]:
     finish = _FINISH[provider][answer.finish]
+    if provider == "responses":
+        return _response(answer, finish)
     if provider == "openai":
         refusal = REFUSAL if answer.finish == "refusal" else None
         message = {"role": "assistant", "content": answer.text or None, "refusal": refusal}
@@ -56,6 +59,8 @@ def answer_events(provider: str, answer: Answer) -> Iterator[bytes]:
         return _openai_events(answer)
     if provider == "anthropic":
         return _anthropic_events(answer)
+    if provider == "responses":
+        return _responses_events(answer)
     pieces = answer.pieces() or [""]
     return (f"data: {json.dumps(_gemini_chunk(answer, p, last=i == len(pieces) - 1))}\r\n\r\n".encode()
             for i, p in enumerate(pieces))  # fmt: skip
@@ -93,6 +98,52 @@ def _anthropic_events(answer: Answer) -> Iterator[bytes]:
     delta = {"stop_reason": _FINISH["anthropic"][answer.finish], "stop_sequence": None}
     yield _sse({"type": "message_delta", "delta": delta, "usage": {"output_tokens": OUTPUT_TOKENS}})
     yield _sse({"type": "message_stop"})
+
+
+def _response(answer: Answer, status: str, *, text: str | None = None) -> dict[str, Any]:
+    """An OpenAI Responses API response object: the last event's payload, or the whole answer."""
+    content = [{"type": "output_text", "text": answer.text if text is None else text, "annotations": []}]
+    message = {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": content,
+    }
+    usage = {
+        "input_tokens": INPUT_TOKENS,
+        "output_tokens": OUTPUT_TOKENS,
+        "total_tokens": INPUT_TOKENS + OUTPUT_TOKENS,
+        "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens_details": {"reasoning_tokens": 0},
+    }
+    done = status != "in_progress"
+    return {"id": "resp_fake", "object": "response", "created_at": int(time.time()), "model": answer.model,
+            "status": status, "output": [message] if done else [], "usage": usage if done else None,
+            "parallel_tool_calls": True, "tool_choice": "auto", "tools": []}  # fmt: skip
+
+
+def _responses_events(answer: Answer) -> Iterator[bytes]:
+    """The Responses API stream: typed events with sequence numbers, one `response.output_text.delta`
+    per piece, and the whole response again in `response.completed` (or `response.incomplete`)."""
+    item = {"item_id": "msg_fake", "output_index": 0, "content_index": 0}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": _response(answer, "in_progress")},
+        {
+            "type": "response.content_part.added",
+            **item,
+            "part": {"type": "output_text", "text": "", "annotations": []},
+        },
+        *(
+            {"type": "response.output_text.delta", **item, "delta": piece, "logprobs": []}
+            for piece in answer.pieces()
+        ),
+        {"type": "response.output_text.done", **item, "text": answer.text, "logprobs": []},
+    ]
+    status = _FINISH["responses"][answer.finish]
+    events.append({"type": f"response.{status}", "response": _response(answer, status)})
+    for number, event in enumerate(events):
+        yield _sse(event | {"sequence_number": number})
 
 
 def _gemini_chunk(answer: Answer, text: str, *, last: bool) -> dict[str, Any]:
@@ -141,6 +192,7 @@ def error_response(
     provider: str, outcome: str, model: str, key: str
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     """(status, JSON body, headers) of the provider's answer for a failure outcome."""
+    provider = "openai" if provider == "responses" else provider  # one API, one error format
     status, kind, message = _ERRORS[outcome][provider]
     message = message.format(key=key, model=model)
     retry = {"retry-after": str(RATE_LIMIT_RETRY_S)} if outcome == "ratelimit" else {}

@@ -59,6 +59,7 @@ class RecordedRequest:
     path: str
     params: dict[str, str]
     headers: dict[str, str]
+    client: tuple[str, int] | None = None  # the connection's address: equal for reused connections
 
 
 @dataclass
@@ -184,7 +185,8 @@ class FakeTmdbApp:
             return
         params = dict(parse_qsl(scope["query_string"].decode()))
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
-        self.log.append(RecordedRequest(scope["path"], params, headers))
+        client = tuple(scope["client"]) if scope.get("client") else None
+        self.log.append(RecordedRequest(scope["path"], params, headers, client))
         status, body, extra = await self.answer(scope["path"], params, headers)
         raw = [
             (b"content-type", b"application/json;charset=utf-8"),

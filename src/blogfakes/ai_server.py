@@ -1,11 +1,12 @@
 """A fake OpenAI + Anthropic + Gemini API in one raw ASGI app, served by uvicorn on 127.0.0.1 in a thread.
 
-    with start_fake_ai() as fake:       # or latency_s=0.2 (env FAKE_AI_LATENCY_S) for benchmarks
+    with start_fake_ai() as fake:       # or latency_s=0.2 (env FAKE_AI_LATENCY_S), chunk_chars=4 for benchmarks
         OpenAIGenerator(key, base_url=f"{fake.url}/v1")    # Anthropic and Gemini: base_url=fake.url
         fake.calls_for(key)             # every request with that key: provider, model, stream, body, headers
 
 Routes, as the real SDKs call them:
     POST /v1/chat/completions                          OpenAI (JSON, or SSE with a usage chunk and [DONE])
+    POST /v1/responses                                 OpenAI Responses API (JSON, or its typed SSE events)
     POST /v1/messages                                  Anthropic (JSON, or message_start ... message_stop events)
     POST /v1/models/{model}:generateContent            Gemini (JSON)
     POST /v1/models/{model}:streamGenerateContent      Gemini (?alt=sse)
@@ -23,7 +24,8 @@ Magic substrings of the API key choose the behaviour (first match in this order 
     -refuse        OpenAI: delta/message `refusal`; Anthropic: stop_reason "refusal"; Gemini: finishReason SAFETY
     -truncate      the first half of a post, finish length / max_tokens / MAX_TOKENS
     anything else  a post about the prompt's `Title: <name> (<year>)` line, in the envelope contract
-                   (JSON line, "---", markdown; blogworker.envelope), streamed in 6 chunks; usage 1200 in /
+                   (JSON line, "---", markdown; blogworker.envelope), streamed in 6 deltas (or deltas of
+                   `chunk_chars` characters, ~4 for a token each, as real providers stream); usage 1200 in /
                    800 out (Gemini: 700 candidates + 100 thoughts)
 """
 
@@ -45,12 +47,14 @@ from urllib.parse import parse_qs
 
 import uvicorn
 
-from tests.fakes.ai_wire import FAILURES, Answer, answer_events, answer_json, error_response
+from blogfakes.ai_wire import FAILURES, Answer, answer_events, answer_json, error_response
 
 _GEMINI = re.compile(
     r"^/v1(?:beta)?/models/(?P<model>[^/:]+):(?P<method>generateContent|streamGenerateContent)$"
 )
 _TITLE = re.compile(r"^Title: *(.+?) *$", re.MULTILINE)
+EVENTS_PER_WRITE = 64
+_JSON_APIS = {"/v1/chat/completions": "openai", "/v1/responses": "responses", "/v1/messages": "anthropic"}
 _MAGIC = ("badkey", "quota", "ratelimit", "flaky", "slow", "refuse", "truncate")
 
 
@@ -68,6 +72,7 @@ class FakeAI:
     latency_s: float = field(default_factory=lambda: float(os.environ.get("FAKE_AI_LATENCY_S", "0")))
     slow_s: float = 5.0
     chunk_delay_s: float = 0.0  # pause between streamed events, so a test can act mid-stream
+    chunk_chars: int = 0  # characters per streamed delta; 0: a post in 6 deltas
     url: str = ""
     calls: dict[str, list[Call]] = field(default_factory=lambda: defaultdict(list))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,7 +98,7 @@ class FakeAI:
         if outcome in FAILURES:
             status, payload, extra = error_response(call.provider, outcome, call.model, key)
             return await _send(send, status, payload, extra)
-        answer = _answer(call.model, body, outcome)
+        answer = _answer(call.model, body, outcome, self.chunk_chars)
         if call.stream:
             return await _send_events(send, answer_events(call.provider, answer), self.chunk_delay_s)
         return await _send(send, 200, answer_json(call.provider, answer))
@@ -103,9 +108,9 @@ def _route(
     path: str, query: dict[str, list[str]], headers: dict[str, str], body: dict[str, Any]
 ) -> tuple[Call | None, str]:
     bearer = headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if path in ("/v1/chat/completions", "/v1/messages"):
-        provider = "openai" if path == "/v1/chat/completions" else "anthropic"
-        key = bearer if provider == "openai" else bearer or headers.get("x-api-key", "")
+    if path in _JSON_APIS:
+        provider = _JSON_APIS[path]
+        key = bearer or headers.get("x-api-key", "") if provider == "anthropic" else bearer
         return Call(provider, str(body.get("model", "")), bool(body.get("stream")), body, headers), key
     match = _GEMINI.match(path)
     if match is None:
@@ -125,14 +130,14 @@ def _outcome(key: str, model: str, first_call: bool) -> str:
     return "ok" if magic in ("ratelimit", "flaky") and not first_call else magic
 
 
-def _answer(model: str, body: dict[str, Any], outcome: str) -> Answer:
+def _answer(model: str, body: dict[str, Any], outcome: str, chunk_chars: int) -> Answer:
     if outcome == "refuse":
         return Answer(model, "", "refusal")
     found = _TITLE.search("\n".join(_strings(body)))
     text = _post(found[1] if found else "Untitled")
     if outcome == "truncate":
-        return Answer(model, text[: len(text) // 2], "length")
-    return Answer(model, text, "stop")
+        return Answer(model, text[: len(text) // 2], "length", chunk_chars)
+    return Answer(model, text, "stop", chunk_chars)
 
 
 def _post(named: str) -> str:
@@ -195,16 +200,33 @@ async def _send(
 async def _send_events(send: Any, events: Iterator[bytes], delay_s: float = 0.0) -> None:
     headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-    for event in events:
-        await send({"type": "http.response.body", "body": event, "more_body": True})
-        await asyncio.sleep(delay_s)  # one write per event, as a real stream arrives
+    for batch in _batches(events, 1 if delay_s else EVENTS_PER_WRITE):
+        await send({"type": "http.response.body", "body": batch, "more_body": True})
+        await asyncio.sleep(delay_s)
     await send({"type": "http.response.body", "body": b""})
 
 
+def _batches(events: Iterator[bytes], size: int) -> Iterator[bytes]:
+    """Events joined `size` at a time: one write per event when a test paces them, as a real stream
+    arrives; a few writes per answer otherwise, so a benchmark's fake costs little next to the client."""
+    batch: list[bytes] = []
+    for event in events:
+        batch.append(event)
+        if len(batch) == size:
+            yield b"".join(batch)
+            batch = []
+    if batch:
+        yield b"".join(batch)
+
+
 @contextmanager
-def start_fake_ai(*, latency_s: float | None = None) -> Iterator[FakeAI]:
+def start_fake_ai(*, latency_s: float | None = None, chunk_chars: int = 0) -> Iterator[FakeAI]:
     """Serve a FakeAI on a free 127.0.0.1 port until the block ends; `.url` is its base URL."""
-    app = FakeAI() if latency_s is None else FakeAI(latency_s=latency_s)
+    app = (
+        FakeAI(chunk_chars=chunk_chars)
+        if latency_s is None
+        else FakeAI(latency_s=latency_s, chunk_chars=chunk_chars)
+    )
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # handed to uvicorn, so there is no race for the port
     app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
