@@ -1,6 +1,7 @@
-"""What a person sees of runs: their progress, posts, cost and last log lines, and what a run will
-probably cost. Cost does not grow with history: a status page is two database queries and one
-Redis round trip for its runs; a run's post jobs are read a page at a time."""
+"""What a person sees of runs: their progress, posts written and failed (with the reason), cost
+and last log lines, and what a run will probably cost. Cost does not grow with history: a status
+page is three database queries and one Redis round trip for its runs; a run's post jobs are read a
+page at a time."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.jobqueue import JobQueue, JobSummary, RunSnapshot
-from blogqueue.models import BlogPost, GenerationRun, RunMode
+from blogqueue.models import BlogPost, GenerationRun, PostFailure, RunMode
 from blogqueue.queues import scheduler_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import FINISHED, RunSpec, get_run
@@ -57,7 +58,9 @@ async def status_page(
         .limit(page_size)
     )
     rows = list((await session.exec(query)).all())
-    written = await _written_posts(session, [run.id for run in rows if run.id is not None])
+    ids = [run.id for run in rows if run.id is not None]
+    written = await _written_posts(session, ids)
+    failed = await _failed_posts(session, ids)
     await session.commit()  # hand the connection back before waiting on Redis
     schedulers = {
         run.id: scheduler_id(run.id)
@@ -67,7 +70,7 @@ async def status_page(
     snapshots, metrics = await job_queue.run_snapshots(
         [run.id for run in rows if run.id is not None], schedulers, LOG_LINES
     )
-    views = [_view(run, written[run.id or 0], snapshots[run.id or 0]) for run in rows]
+    views = [_view(run, written[run.id or 0] + failed[run.id or 0], snapshots[run.id or 0]) for run in rows]
     return StatusResponse(views, metrics, page, page_size, total)
 
 
@@ -109,6 +112,34 @@ async def _written_posts(session: AsyncSession, run_ids: list[int]) -> dict[int,
     return found
 
 
+async def _failed_posts(session: AsyncSession, run_ids: list[int]) -> dict[int, list[PostOutcome]]:
+    """The titles these runs failed for good, with the reason, newest first, up to POSTS_PER_RUN each."""
+    found: dict[int, list[PostOutcome]] = defaultdict(list)
+    if not run_ids:
+        return found
+    query = (
+        select(PostFailure)
+        .where(col(PostFailure.run_id).in_(run_ids))
+        .order_by(col(PostFailure.id).desc())
+        .limit(POSTS_PER_RUN * len(run_ids))
+    )
+    for failure in (await session.exec(query)).all():
+        if len(found[failure.run_id]) < POSTS_PER_RUN:
+            found[failure.run_id].append(failed_outcome(failure))
+    return found
+
+
+def failed_outcome(failure: PostFailure) -> PostOutcome:
+    return PostOutcome(
+        job_id=failure.job_id,
+        tmdb_id=failure.tmdb_id,
+        media_type=str(failure.media_type),
+        state="failed",
+        title=failure.title,
+        reason=failure.reason,
+    )
+
+
 async def _posts_of_jobs(session: AsyncSession, job_ids: list[str]) -> dict[str, PostOutcome]:
     if not job_ids:
         return {}
@@ -135,6 +166,7 @@ def _view(run: GenerationRun, posts: list[PostOutcome], snapshot: RunSnapshot) -
         tokens_in=run.tokens_in,
         tokens_out=run.tokens_out,
         cost_usd=round(run.cost_usd, 6),
+        released=run.released,
         budget_usd=run.budget_usd,
         interval_minutes=run.interval_minutes,
         cron=run.cron,

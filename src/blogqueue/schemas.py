@@ -73,7 +73,7 @@ class PostOutcome(msgspec.Struct, rename="camel"):
     job_id: str
     tmdb_id: int
     media_type: str
-    state: str  # saved | failed | active | waiting | delayed | cancelled
+    state: str  # saved | failed | active | waiting | delayed | prioritized | cancelled
     title: str = ""
     slug: str | None = None
     reason: str | None = None
@@ -86,7 +86,13 @@ class PostOutcome(msgspec.Struct, rename="camel"):
 class RunView(msgspec.Struct, rename="camel"):
     id: int
     user_id: int
-    state: str
+    state: Annotated[
+        str,
+        msgspec.Meta(
+            description="planning | running | completed (every post written) | partial (some failed) | "
+            "failed (nothing written) | cancelled"
+        ),
+    ]
     mode: str
     model: str
     source: str
@@ -99,6 +105,7 @@ class RunView(msgspec.Struct, rename="camel"):
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    released: int  # titles the run gave back to the pool unwritten
     budget_usd: float | None
     interval_minutes: int | None
     cron: str | None
@@ -140,6 +147,7 @@ class StopReport(msgspec.Struct, frozen=True, rename="camel"):
     removed: int  # waiting or delayed jobs taken off the queue
     cancelling: int  # active jobs being aborted
     already_stopped: bool = False
+    released: int = 0  # unwritten titles given back to the pool (aborted jobs give theirs as they end)
 
 
 class StopResponse(msgspec.Struct, rename="camel"):

@@ -13,10 +13,19 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any
 
-from blogqueue import claims, posts, runs
+from blogqueue import posts, runs
 from blogqueue.ai_settings import resolve_key
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
-from blogqueue.models import BlogPost, CallOutcome, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
+from blogqueue.models import (
+    BlogPost,
+    CallOutcome,
+    GenerationRun,
+    PostFailure,
+    PostStatus,
+    RunStatus,
+    UsageRecord,
+    utcnow,
+)
 from blogqueue.payloads import GeneratePost
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
@@ -244,10 +253,17 @@ async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> 
         await _keep_incomplete(ctx, ctx.draft)
     message = failures.reason(err)
     await ctx.reporter.log(f"giving up: {message}")
+    details = ctx.draft.details if isinstance(ctx.draft, PostDraft) else None
+    failure = PostFailure(
+        run_id=payload.run_id,
+        job_id=str(ctx.job.id),
+        media_type=payload.media_type,
+        tmdb_id=payload.tmdb_id,
+        title=details.title if details else "",
+        reason=message,
+    )
     async with ctx.services.sessions() as session:
-        await runs.bump(session, payload.run_id, posts_failed=1)
-        await claims.release(session, payload.media_type, payload.tmdb_id)
-        await session.commit()
+        await runs.post_failed(session, failure)
         finished = await runs.finish_if_done(session, payload.run_id)
     data = PostFailedData(tmdb_id=payload.tmdb_id, media_type=payload.media_type)
     await ctx.publish(PostFailed(run_id=payload.run_id, user_id=payload.user_id, job_id=str(ctx.job.id),
@@ -256,7 +272,7 @@ async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> 
 
 
 async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
-    if run.status == RunStatus.COMPLETED and run.finished_at is not None:
+    if run.status in runs.FINISHED and run.status != RunStatus.CANCELLED and run.finished_at is not None:
         await ctx.publish(runs.finished_event(run))
 
 

@@ -20,7 +20,7 @@ from blogworker import failures
 from blogworker.context import WorkerContext
 from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
-from blogworker.planning import plan_run
+from blogworker.planning import give_up_planning, plan_run
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
 from blogworker.services import WorkerServices
@@ -41,7 +41,7 @@ class Handler(Generic[P]):
 
 HANDLERS: Mapping[str, Handler[Any]] = {
     JobName.SELFTEST: Handler(SelfTest, run_selftest),
-    JobName.GENERATE: Handler(GenerateRun, plan_run),
+    JobName.GENERATE: Handler(GenerateRun, plan_run, give_up_planning),
     JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
 }
 

@@ -56,10 +56,10 @@ async def test_batch_run_streams_progress_and_logs_then_opens_the_post(page: Pag
     await page.locator("#start").click()
 
     run = page.locator(".run[data-run-id]").first
-    await expect(run.locator(".run-count")).to_have_text("3/3")
-    await expect(run.locator(".run-progress")).to_have_attribute("value", "3")
-    await expect(run.locator(".run-progress")).to_have_attribute("max", "3")
-    await expect(run.locator(".run-percent")).to_have_text("100 %")
+    await expect(run.locator(".run-count")).to_have_text("3/3 written")
+    await expect(run.locator(".run-track")).to_have_attribute("data-done", "3")
+    await expect(run.locator(".run-track")).to_have_attribute("data-failed", "0")
+    await expect(run.locator(".run-percent")).to_have_text("100 % finished")
     await expect(run.locator(".run-state")).to_have_text("completed")
     await expect(run.locator("table.run-posts a.run-post-link")).to_have_count(3)
     await expect(page.locator("#log")).to_contain_text(re.compile(r"\[run \d+\] .+"))

@@ -2,7 +2,7 @@
 (() => {
   const BASE = "/api/admin/blog/auto-generate";
   const TYPICAL = "about 1200 input and 1400 output tokens per post";
-  const FINISHED = new Set(["completed", "failed", "cancelled"]);
+  const FINISHED = new Set(["completed", "partial", "failed", "cancelled"]);
   const MAX_LOG_LINES = 2000;
   const $ = (id) => document.getElementById(id);
   const form = $("generate-form");
@@ -86,10 +86,9 @@
     stop.addEventListener("click", () => stopRun(run.id, stop));
     head.append(stop);
     const bar = el("div", { class: "run-bar" });
-    bar.append(
-      el("progress", { class: "run-progress", value: "0", max: "1", "aria-label": "Run " + run.id + " progress" }),
-      el("span", { class: "run-count" }), el("span", { class: "run-percent muted" }),
-    );
+    const track = el("div", { class: "run-track", role: "img" });
+    track.append(el("span", { class: "run-done" }), el("span", { class: "run-failed" }));
+    bar.append(track, el("span", { class: "run-count" }), el("span", { class: "run-percent muted" }));
     const table = el("table", { class: "run-posts" });
     table.innerHTML = "<thead><tr><th scope='col'>Title</th><th scope='col'>State</th>" +
       "<th scope='col'>Tokens</th><th scope='col'>Cost</th></tr></thead><tbody></tbody>";
@@ -105,11 +104,14 @@
     const section = runSection(run);
     const finished = FINISHED.has(run.state);
     const planned = run.planned || run.requested;
-    const progress = section.querySelector(".run-progress");
-    progress.max = Math.max(planned, 1);
-    progress.value = run.done + run.failed;
-    section.querySelector(".run-count").textContent = (run.done + run.failed) + "/" + planned;
-    section.querySelector(".run-percent").textContent = Math.round(run.progress) + " %";
+    // Written and failed posts are two segments of one bar, so a run that failed never looks full and green.
+    const track = section.querySelector(".run-track");
+    Object.assign(track.dataset, { done: run.done, failed: run.failed, planned });
+    track.setAttribute("aria-label", "Run " + run.id + ": " + counts(run));
+    section.querySelector(".run-done").style.width = (100 * run.done / Math.max(planned, 1)) + "%";
+    section.querySelector(".run-failed").style.width = (100 * run.failed / Math.max(planned, 1)) + "%";
+    section.querySelector(".run-count").textContent = counts(run);
+    section.querySelector(".run-percent").textContent = Math.round(run.progress) + " % finished";
     section.querySelector(".run-meta").textContent = run.mode + " · " + run.model + " · " +
       run.source.replace(/_/g, " ") + " " + run.mediaType + " · " + bq.usd(run.costUsd) +
       (run.budgetUsd != null ? " of " + bq.usd(run.budgetUsd) : "") +
@@ -126,6 +128,12 @@
       logged.add(run.id);
       run.lastLogs.forEach((line) => appendLog("[run " + run.id + "] " + line));
     }
+  }
+
+  function counts(run) {
+    const planned = run.planned || run.requested;
+    return run.done + "/" + planned + " written" + (run.failed ? " · " + run.failed + " failed" : "") +
+      (run.released ? " · " + run.released + " back to the pool" : "");
   }
 
   function postRow(post) {
@@ -145,9 +153,10 @@
     const list = $("recent-runs");
     list.replaceChildren(...runs.map((run) => {
       const item = el("li", { "data-run-id": run.id });
-      item.append(el("strong", {}, "Run " + run.id), " " + run.state + " · " + run.mode + " · " + run.model +
-        " · " + (run.done + run.failed) + "/" + (run.planned || run.requested) + " · " + bq.usd(run.costUsd) +
+      item.append(el("strong", {}, "Run " + run.id), " ", el("span", { class: "badge " + run.state }, run.state),
+        " " + run.mode + " · " + run.model + " · " + counts(run) + " · " + bq.usd(run.costUsd) +
         " · " + new Date(run.createdAt).toLocaleString() + " ");
+      if (run.message) item.append(el("span", { class: "muted recent-message" }, run.message), " ");
       item.append(el("a", { href: "/admin/blog/posts?runId=" + run.id }, "posts"));
       return item;
     }));
@@ -166,6 +175,8 @@
       for (const run of result.data.runs) {
         if (!FINISHED.has(run.state)) watched.add(run.id);
       }
+      // After a reload the newest run stays in view, finished or not, with its outcome and reasons.
+      if (!watched.size && result.data.runs.length) watched.add(Math.max(...result.data.runs.map((run) => run.id)));
       const shown = result.data.runs.filter((run) => watched.has(run.id));
       shown.slice().reverse().forEach(renderRun);
       $("no-runs").hidden = shown.length > 0;
