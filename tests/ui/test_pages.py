@@ -136,14 +136,17 @@ def test_markdown_from_a_model_cannot_run_script() -> None:
     assert 'href="javascript' not in html
 
 
-async def test_no_page_breaks_the_content_security_policy(page: Page, site: Site) -> None:
+async def test_no_page_breaks_the_content_security_policy_or_misses_a_file(page: Page, site: Site) -> None:
     blocked: list[str] = []
+    missing: list[str] = []
     page.on(
         "console",
         lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
     )
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
     await sign_in(page, site)
     for path in ("/admin/blog/auto-generate", "/admin/settings/ai", "/admin/blog/posts", "/admin/queue"):
         await page.goto(site.url + path)
         await page.wait_for_load_state("networkidle")
     assert blocked == []
+    assert missing == []  # the favicon included
