@@ -1,4 +1,4 @@
-"""Sign in and out with a plain HTML form; the session is the API's cookie."""
+"""Sign in and out with a plain HTML form (the session is the API's cookie), and the favicon."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
 from litestar.datastructures import CacheControlHeader
+from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
 from litestar.response import File, Redirect, Template
