@@ -31,9 +31,10 @@ from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData
 from blogqueue.titles import TitleDetails
-from blogworker import failures
+from blogworker import failures, metrics
 from blogworker.context import Draft, WorkerContext
 from blogworker.envelope import parse_post
+from blogworker.metrics import MeteredGenerator
 from blogworker.prompts import SYSTEM, adjusted_prompt, build_prompt
 from blogworker.providers.base import (
     FailureKind,
@@ -82,7 +83,8 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
     await ctx.reporter.log(
         f"writing about {details.title} ({details.year or 'year unknown'}) with {model.id}"
     )
-    result = await _generate_checked(ctx, run, model, details, svc.generators.get(model.provider, api_key))
+    generator = MeteredGenerator(svc.generators.get(model.provider, api_key))
+    result = await _generate_checked(ctx, run, model, details, generator)
     return await _save(ctx, run, model, details, result)
 
 
@@ -172,6 +174,7 @@ async def _charge(
     if usage is None or not (usage.input_tokens or usage.output_tokens):
         return
     cost = ctx.services.registry.estimate_cost_usd(model.id, usage.input_tokens, usage.output_tokens)
+    metrics.charged(model.provider, model.id, usage.input_tokens, usage.output_tokens, cost)
     record = UsageRecord(
         user_id=run.user_id,
         run_id=run.id,

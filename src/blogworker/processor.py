@@ -16,7 +16,7 @@ from blogqueue.errors import Cancelled, InvalidJob, Postponed
 from blogqueue.payloads import GeneratePost, GenerateRun, JobPayload, RunPayload, SelfTest, decode_payload
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
-from blogworker import failures
+from blogworker import failures, metrics
 from blogworker.context import WorkerContext
 from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
@@ -82,22 +82,27 @@ class Processor:
             )
             handler = self.handlers.get(job.name)
             payload: Any = None
-            try:
-                reason = self.cancellations.reason(str(job.id))
-                if reason is not None:
-                    raise Cancelled(reason)
-                if handler is None:
-                    raise InvalidJob(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
-                payload = decode_payload(job.data, handler.payload_type)
-                if isinstance(payload, RunPayload):
-                    ctx.report_for_run(payload.run_id, payload.user_id)
-                log.info("job_started", attempt=ctx.attempt + 1)
-                return await handler.run(ctx, payload)
-            except Exception as err:
-                failure = await self._settle(ctx, handler, payload, err)
-                if failure is err:
-                    raise
-                raise failure from err
+            async with metrics.timed_job(job.name) as ended:
+                try:
+                    reason = self.cancellations.reason(str(job.id))
+                    if reason is not None:
+                        raise Cancelled(reason)
+                    if handler is None:
+                        raise InvalidJob(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
+                    payload = decode_payload(job.data, handler.payload_type)
+                    if isinstance(payload, RunPayload):
+                        ctx.report_for_run(payload.run_id, payload.user_id)
+                    log.info("job_started", attempt=ctx.attempt + 1)
+                    return await handler.run(ctx, payload)
+                except Exception as err:
+                    final = failures.is_final(err, ctx.attempt, ctx.attempts)
+                    ended.update(
+                        outcome="failed" if final else failures.decide(err).value, reason=type(err).__name__
+                    )
+                    failure = await self._settle(ctx, handler, payload, err)
+                    if failure is err:
+                        raise
+                    raise failure from err
 
     async def _settle(
         self, ctx: WorkerContext, handler: Handler[Any] | None, payload: Any, err: Exception

@@ -16,6 +16,7 @@ from bullmq import Job, Worker
 from blogqueue.connection import connection_options
 from blogqueue.queues import QUEUE_NAME, Keys
 from blogqueue.settings import Settings
+from blogworker import metrics
 from blogworker.cancellation import CancelBridge
 from blogworker.processor import HANDLERS, Handler, Processor
 from blogworker.services import WorkerServices
@@ -114,6 +115,7 @@ class WorkerRunner:
         for connection in (self.worker.redisConnection, self.worker.blockingRedisConnection):
             await connection.getRedisVersion()
         log.info("redis_connected", redis=self.settings.redis_display_url)
+        metrics_server = metrics.serve(self.settings.worker_metrics_port)
         bridge_task = asyncio.create_task(self.cancellations.run(), name="cancel-bridge")
         await asyncio.wait_for(self.cancellations.ready.wait(), STARTUP_TIMEOUT_S)
         run_task = asyncio.create_task(self.worker.run(), name="bullmq-worker")
@@ -131,6 +133,8 @@ class WorkerRunner:
         with contextlib.suppress(asyncio.CancelledError):
             await bridge_task
         await self.services.aclose()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         log.info("worker_stopped", worker=self.name)
         return 1 if crashed else 0
 
