@@ -67,10 +67,18 @@ class QueueMetrics(msgspec.Struct, frozen=True):
     paused: int
 
 
+class LogEntry(msgspec.Struct, frozen=True, rename="camel"):
+    """One of a run's log lines as kept for status pages, so a reloaded page can refill its log."""
+
+    message: str
+    at: int | None = None  # epoch ms, by the publishing worker's clock
+    job_id: str = ""
+
+
 class RunSnapshot(msgspec.Struct, frozen=True):
     """What Redis knows of one run for a status page."""
 
-    last_logs: list[str]  # oldest first
+    last_logs: list[LogEntry]  # oldest first
     next_tick_at: int | None  # epoch ms of a continuous run's next planning job
 
 
@@ -126,6 +134,13 @@ class EnqueueOptions:
     backoff_ms: int = DEFAULT_BACKOFF_MS
     job_id: str | None = None
     reserved: bool = False  # job_id came from reserve_job_id, which already indexed it
+
+
+def _log_entry(stored: Any) -> LogEntry:
+    try:
+        return msgspec.json.decode(stored, type=LogEntry)
+    except msgspec.DecodeError:  # a plain line, as kept before lines had a time
+        return LogEntry(str(stored))
 
 
 def _summarize(job: Job, state: str) -> JobSummary:
@@ -290,7 +305,7 @@ class JobQueue:
             results = await pipe.execute()
         snapshots = {
             run_id: RunSnapshot(
-                last_logs=[str(line) for line in reversed(results[2 * index])],
+                last_logs=[_log_entry(line) for line in reversed(results[2 * index])],
                 next_tick_at=int(tick) if (tick := results[2 * index + 1]) is not None else None,
             )
             for index, run_id in enumerate(run_ids)
@@ -402,7 +417,8 @@ class JobQueue:
             pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
             if isinstance(event, LogLine):
                 key = self._keys.run_logs(event.run_id)
-                pipe.lpush(key, event.message)
+                entry = LogEntry(event.message, int(time.time() * 1000), event.job_id)
+                pipe.lpush(key, msgspec.json.encode(entry))
                 pipe.ltrim(key, 0, RUN_LOG_LINES - 1)
                 pipe.expire(key, RUN_LOG_TTL_S)
             results = await pipe.execute()

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from blogqueue.jobqueue import JobSummary, QueueMetrics
+from blogqueue.jobqueue import JobSummary, LogEntry, QueueMetrics
 from blogqueue.models import PostStatus, RunMode
 from blogqueue.titles import MediaType, TrendingWindow
 from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
@@ -114,7 +114,7 @@ class RunView(msgspec.Struct, rename="camel"):
     created_at: datetime
     finished_at: datetime | None
     posts: list[PostOutcome]
-    last_logs: list[str]
+    last_logs: list[LogEntry]  # oldest first
 
 
 class StatusResponse(msgspec.Struct, rename="camel"):

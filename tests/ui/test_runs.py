@@ -129,3 +129,28 @@ async def test_a_stopped_runs_titles_are_written_by_the_next_run(browser: Browse
         "back to the pool"
     )
     await page.context.close()
+
+
+async def test_a_reload_mid_run_refills_the_log_and_the_current_post(browser: Browser, ai_site: Site) -> None:
+    await _save_openai_key(ai_site.settings, "sk-proj-GOODKEY-1234567890")
+    page = await _tab(browser, PHONE)
+    await sign_in(page, ai_site)
+    await _start(page, 8)  # about a second each: still running after the reload
+    run = page.locator(".run[data-run-id]").first
+    await expect(page.locator("#log")).to_contain_text("writing about")
+    await expect(run.locator(".current-post")).to_contain_text(
+        re.compile(r"Current post: Fake|Current post: .+ — ")
+    )
+    await page.reload()
+    run = page.locator(".run[data-run-id]").first
+    await expect(run.locator(".run-state")).to_have_text("running")
+    log = page.locator("#log")
+    await expect(log).to_contain_text(re.compile(r"\d?\d:\d\d:\d\d( [AP]M)? \[run \d+\] candidate: "))
+    await expect(log).to_contain_text("writing about")
+    await expect(run.locator(".current-post")).to_contain_text(re.compile(r"^Current post: \S.+ — "))
+    await expect(run.locator(".current-post")).not_to_contain_text("planned")
+    await screenshot(page, "run-reloaded-mid-run-390")
+    await expect(run.locator(".run-state")).to_have_text("completed", timeout=60_000)
+    text = await log.text_content() or ""
+    assert text.count("planned 8 of 8 posts") == 1  # refilled lines are not repeated by live ones
+    await page.context.close()

@@ -48,7 +48,8 @@ async def test_a_batch_run_starts_and_reports_its_progress(site: Site, start_wor
     assert (run["done"], run["failed"], run["planned"], run["progress"]) == (3, 0, 3, 100.0)
     assert [post["state"] for post in run["posts"]] == ["saved"] * 3
     assert all(post["slug"] for post in run["posts"])
-    assert any(line.startswith("saved as") for line in run["lastLogs"])
+    assert any(line["message"].startswith("saved as") for line in run["lastLogs"])
+    assert all(line["at"] > 0 and line["jobId"] for line in run["lastLogs"])
     assert {"waiting", "active", "completed", "failed", "delayed"} <= set(
         (await site.client.get(f"{BASE}/status", headers=site.headers["admin"])).json()["queue"]
     )

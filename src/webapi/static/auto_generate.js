@@ -9,7 +9,10 @@
   const runsBox = $("runs");
   const logBox = $("log");
   const watched = new Set(); // runs shown in the live panel: active ones and those started here
-  const logged = new Set(); // runs that have put lines in the log console
+  const refilled = new Set(); // runs whose recent log lines were put back after a (re)load
+  const shown = new Set(); // log lines in the console, so a refill does not repeat live ones
+  const titles = new Map(); // post job id -> the title it writes about, read from its log lines
+  const POST_JOB = /-(movie|tv)-(\d+)$/;
 
   // --- the form: estimate, continuous interval, start ---------------------------------------
   function estimate() {
@@ -124,10 +127,25 @@
     if (finished) section.querySelector(".current-post").textContent = "";
     const body = section.querySelector("tbody");
     body.replaceChildren(...run.posts.map(postRow));
-    if (!logged.has(run.id) && run.lastLogs.length && (finished || !watched.has(run.id))) {
-      logged.add(run.id);
-      run.lastLogs.forEach((line) => appendLog("[run " + run.id + "] " + line));
+    if (!refilled.has(run.id)) refill(run, section);
+  }
+
+  // After a reload: the run's recent log lines (older than anything live, so they go first) and,
+  // while it runs, what its newest post job last said.
+  function refill(run, section) {
+    refilled.add(run.id);
+    const lines = run.lastLogs.map((entry) => logLine(run.id, entry.jobId, entry.message, entry.at)).filter(Boolean);
+    logBox.prepend(...lines.map((line) => document.createTextNode(line + "\n")));
+    const current = run.lastLogs.filter((entry) => POST_JOB.test(entry.jobId)).pop();
+    if (current && !FINISHED.has(run.state) && !section.querySelector(".current-post").textContent) {
+      section.querySelector(".current-post").textContent = "Current post: " + postName(current.jobId) + " — " +
+        current.message + " (" + clock(current.at) + ")";
     }
+  }
+
+  function postName(jobId) {
+    const match = POST_JOB.exec(jobId);
+    return titles.get(jobId) || (match ? match[1] + " " + match[2] : jobId);
   }
 
   function counts(run) {
@@ -200,7 +218,21 @@
   logBox.addEventListener("scroll", () => {
     follow = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 8;
   });
-  function appendLog(line) {
+  const clock = (ms) => (ms ? new Date(Number(ms)).toLocaleTimeString() : "--:--:--");
+
+  // The console's text for one line, remembered so it is shown once; null when already shown.
+  function logLine(runId, jobId, message, at) {
+    const about = /^writing about (.+) with /.exec(message);
+    if (about && jobId) titles.set(jobId, about[1]);
+    const key = runId + "|" + jobId + "|" + message;
+    if (shown.has(key)) return null;
+    shown.add(key);
+    return clock(at) + " [run " + runId + "] " + message;
+  }
+
+  function appendLog(runId, jobId, message, at) {
+    const line = logLine(runId, jobId, message, at);
+    if (line === null) return;
     logBox.append(document.createTextNode(line + "\n"));
     while (logBox.childNodes.length > MAX_LOG_LINES) logBox.firstChild.remove();
     if (follow) logBox.scrollTop = logBox.scrollHeight;
@@ -210,23 +242,24 @@
   // status is fetched again so nothing shown stays stale while it does.
   const events = new EventSource(BASE + "/events");
   const parse = (event) => JSON.parse(event.data);
+  const sentAt = (event) => Number(String(event.lastEventId).split("-")[0]) || Date.now(); // stream ids start with ms
   events.addEventListener("log", (event) => {
     const data = parse(event);
-    logged.add(data.runId);
-    appendLog("[run " + data.runId + "] " + data.message);
+    appendLog(data.runId, data.jobId, data.message, sentAt(event));
   });
   events.addEventListener("progress", (event) => {
     const data = parse(event);
     const section = runsBox.querySelector('.run[data-run-id="' + data.runId + '"]');
     if (!section) return refresh();
+    if (!POST_JOB.test(data.jobId)) return; // the planning job's progress is the run's, not a post's
     const stage = data.data.stage || "working";
     const chars = data.data.chars != null ? ": " + data.data.chars + " characters" : "";
-    section.querySelector(".current-post").textContent = "Current post " + data.jobId.split("-").slice(-2).join(" ") + " — " + stage + chars;
+    section.querySelector(".current-post").textContent = "Current post: " + postName(data.jobId) + " — " + stage + chars;
   });
   for (const kind of ["post-saved", "post-failed", "run-finished"]) {
     events.addEventListener(kind, (event) => {
       const data = parse(event);
-      if (data.message) { logged.add(data.runId); appendLog("[run " + data.runId + "] " + data.message); }
+      if (data.message) appendLog(data.runId, data.jobId, data.message, sentAt(event));
       refresh();
     });
   }
