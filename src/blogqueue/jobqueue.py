@@ -401,6 +401,21 @@ class JobQueue:
             meta, points = await pipe.execute()
         return meta, points
 
+    async def throttles(self, limiter_max: int, providers: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """Milliseconds until the rate limiter lets the next job start (0: not limiting), and each
+        provider's cooldown left; one round trip."""
+        limiter = self._queue.toKey("limiter")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(limiter)
+            pipe.pttl(limiter)
+            for provider in providers:
+                pipe.pttl(self._keys.cooldown(provider))
+            used, limiter_ms, *cooldowns = await pipe.execute()
+        limited = limiter_max > 0 and int(used or 0) >= limiter_max
+        return (max(0, int(limiter_ms)) if limited else 0), {
+            provider: max(0, int(ms)) for provider, ms in zip(providers, cooldowns, strict=True)
+        }
+
     async def live_workers(self) -> int:
         """Worker processes connected to this queue: named ones (ours) once each, unnamed
         (Node without a name) once per connection."""

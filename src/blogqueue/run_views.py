@@ -20,6 +20,8 @@ from blogqueue.queues import scheduler_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import FINISHED, RunSpec, get_run
 from blogqueue.schemas import CostEstimate, PostOutcome, PostOutcomePage, RunView, StatusResponse
+from blogqueue.settings import Settings
+from blogqueue.waits import hold_ups
 
 # What one post typically costs in tokens (prompt with facts; a 600-900 word post): for estimates.
 TYPICAL_INPUT_TOKENS = 1_200
@@ -43,10 +45,11 @@ def estimate(spec: RunSpec, registry: ModelRegistry) -> CostEstimate:
 
 
 async def status_page(
-    session: AsyncSession, job_queue: JobQueue, user_id: int, *, run_id: int | None = None, page: int = 1,
-    page_size: int = 10,
+    session: AsyncSession, job_queue: JobQueue, settings: Settings, user_id: int, *,
+    run_id: int | None = None, page: int = 1, page_size: int = 10,
 ) -> StatusResponse:  # fmt: skip
-    """A user's runs, active ones first, newest first, a page at a time."""
+    """A user's runs, active ones first, newest first, a page at a time; while one is unfinished,
+    also what keeps queued jobs waiting (two more Redis round trips)."""
     where = [GenerationRun.user_id == user_id] + ([GenerationRun.id == run_id] if run_id is not None else [])
     total = (await session.exec(select(func.count()).select_from(GenerationRun).where(*where))).one()
     finished_last = case((col(GenerationRun.status).in_(FINISHED), 1), else_=0)
@@ -71,7 +74,9 @@ async def status_page(
         [run.id for run in rows if run.id is not None], schedulers, LOG_LINES
     )
     views = [_view(run, written[run.id or 0] + failed[run.id or 0], snapshots[run.id or 0]) for run in rows]
-    return StatusResponse(views, metrics, page, page_size, total)
+    unfinished = any(run.status not in FINISHED for run in rows)
+    held = await hold_ups(job_queue, settings, metrics) if unfinished else []
+    return StatusResponse(views, metrics, page, page_size, total, held)
 
 
 _POST_FIELDS = ("run_id", "job_id", "tmdb_id", "media_type", "title", "slug", "incomplete", "tokens_in",

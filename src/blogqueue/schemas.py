@@ -16,6 +16,7 @@ from blogqueue.jobqueue import JobSummary, LogEntry, QueueMetrics
 from blogqueue.models import PostStatus, RunMode
 from blogqueue.titles import MediaType, TrendingWindow
 from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
+from blogqueue.waits import HoldUp
 
 MAX_CLEAN_LIMIT = 10_000
 MAX_PAGE = 1_000_000  # beyond any real listing; page * pageSize stays far inside every integer type
@@ -125,6 +126,9 @@ class StatusResponse(msgspec.Struct, rename="camel"):
     page: int = 1
     page_size: int = 10
     total: int = 0
+    hold_ups: list[HoldUp] = msgspec.field(
+        default_factory=list
+    )  # why queued jobs wait, while a run is unfinished
 
 
 class PostOutcomePage(msgspec.Struct, rename="camel"):

@@ -154,3 +154,46 @@ async def test_a_reload_mid_run_refills_the_log_and_the_current_post(browser: Br
     text = await log.text_content() or ""
     assert text.count("planned 8 of 8 posts") == 1  # refilled lines are not repeated by live ones
     await page.context.close()
+
+
+@pytest.fixture
+async def limited_site(sqlite_settings: Settings, start_worker: Any) -> AsyncIterator[Site]:
+    """A worker under a tight rate limit: two jobs a minute (the planning job and one post)."""
+    settings = sqlite_settings.model_copy(update={"limiter_max": 2, "limiter_duration_ms": 60_000})
+    await _create_accounts(settings)
+    start_worker(settings)
+    with serve_app(settings) as url:
+        yield Site(url, settings)
+
+
+async def test_a_run_held_by_the_rate_limit_says_so_with_the_time_left(
+    browser: Browser, limited_site: Site
+) -> None:
+    page = await _tab(browser, DESKTOP)
+    await sign_in(page, limited_site)
+    await page.locator("#count").fill("3")
+    await page.locator("#start").click()
+    run = page.locator(".run[data-run-id]").first
+    await expect(run.locator(".run-count")).to_have_text("1/3 written")
+    waits = run.locator(".run-waits")
+    await expect(waits).to_have_text(
+        re.compile(r"^Waiting: rate limit \(2 jobs per 60 s\): next slot in \d+ s$")
+    )
+    first = int(re.findall(r"in (\d+) s", await waits.text_content() or "")[0])
+    assert 1 <= first <= 60
+    await expect(waits).not_to_have_text(
+        f"Waiting: rate limit (2 jobs per 60 s): next slot in {first} s"
+    )  # counts down
+    await expect(run.locator("table.run-posts tbody tr")).to_have_count(1)
+    await screenshot(page, "run-rate-limited")
+
+    await page.goto(limited_site.url + "/admin/queue?state=prioritized")
+    await expect(page.locator("#hold-ups li[data-kind=rate-limit]")).to_contain_text(
+        re.compile(r"next slot in \d+ s")
+    )
+    await expect(page.locator(".tabs a[data-state=prioritized]")).to_have_text(
+        "queued (takes turns with other users)"
+    )
+    await expect(page.locator("#queue-counts dt[title=delayed]")).to_have_text("scheduled for later")
+    await screenshot(page, "queue-rate-limited")
+    await page.context.close()

@@ -90,13 +90,20 @@ class AutoGenerateController(Controller):
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
         runId: OptionalId = None,  # noqa: N803 - the seed's query names
         userId: OptionalId = None,  # noqa: N803
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=run_views.MAX_RUNS_PER_PAGE)] = 10,  # noqa: N803
     ) -> StatusResponse:
         return await run_views.status_page(
-            db_session, job_queue, userId or request.user.id, run_id=runId, page=page, page_size=pageSize
+            db_session,
+            job_queue,
+            settings,
+            userId or request.user.id,
+            run_id=runId,
+            page=page,
+            page_size=pageSize,
         )
 
     @get(

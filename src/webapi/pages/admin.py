@@ -23,6 +23,7 @@ from blogqueue.run_views import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
 from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
+from blogqueue.waits import STATE_WORDS, hold_ups
 from webapi.auth import CurrentUser
 from webapi.pages.markdown import render_markdown
 from webapi.pages.session import EXCLUDE, AdminsOnly, page_user, to_sign_in
@@ -156,15 +157,16 @@ class AdminPages(Controller):
         self,
         current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
         job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
     ) -> Template:
         chosen = _enum_or_none(JobState, job_state) or JobState.WAITING
         report = await job_admin.queue_report(job_queue)
         jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
-        return _page(
-            "queue.html", current_user, report=report, jobs=jobs, chosen=chosen, states=LISTED_STATES
-        )
+        held = await hold_ups(job_queue, settings, report)
+        return _page("queue.html", current_user, report=report, jobs=jobs, chosen=chosen,
+                     states=LISTED_STATES, words=STATE_WORDS, hold_ups=held)  # fmt: skip
 
     @get("/queue/jobs/{job_id:str}")
     async def job_page(

@@ -10,9 +10,11 @@
   const logBox = $("log");
   const watched = new Set(); // runs shown in the live panel: active ones and those started here
   const refilled = new Set(); // runs whose recent log lines were put back after a (re)load
-  const shown = new Set(); // log lines in the console, so a refill does not repeat live ones
+  const logKeys = new Set(); // log lines in the console, so a refill does not repeat live ones
   const titles = new Map(); // post job id -> the title it writes about, read from its log lines
   const POST_JOB = /-(movie|tv)-(\d+)$/;
+  const STATE_WORDS = { saved: "written", prioritized: "queued", waiting: "waiting for a worker", delayed: "scheduled", active: "being written" };
+  const HOLD_UP_REFRESH_MS = 5000; // while jobs are held, so the expected times stay current
 
   // --- the form: estimate, continuous interval, start ---------------------------------------
   function estimate() {
@@ -98,12 +100,13 @@
     const scroll = el("div", { class: "scroll" });
     scroll.append(table);
     section.append(head, bar, el("p", { class: "current-post muted", "aria-live": "polite" }),
+      el("p", { class: "run-waits warn-text", "aria-live": "polite" }),
       el("p", { class: "run-message" }), scroll);
     runsBox.prepend(section);
     return section;
   }
 
-  function renderRun(run) {
+  function renderRun(run, holdUps) {
     const section = runSection(run);
     const finished = FINISHED.has(run.state);
     const planned = run.planned || run.requested;
@@ -125,6 +128,9 @@
     section.querySelector(".stop-run").hidden = finished;
     section.querySelector(".run-message").textContent = run.message || "";
     if (finished) section.querySelector(".current-post").textContent = "";
+    const idle = !finished && run.done + run.failed < (run.planned || run.requested);
+    section.querySelector(".run-waits").textContent = idle && holdUps.length ?
+      "Waiting: " + holdUps.map((hold) => hold.message).join("; ") : "";
     const body = section.querySelector("tbody");
     body.replaceChildren(...run.posts.map(postRow));
     if (!refilled.has(run.id)) refill(run, section);
@@ -162,7 +168,7 @@
     } else {
       title.textContent = post.title || post.mediaType + " " + post.tmdbId;
     }
-    const state = el("td", {}, post.state + (post.reason ? ": " + post.reason : ""));
+    const state = el("td", {}, (STATE_WORDS[post.state] || post.state) + (post.reason ? ": " + post.reason : ""));
     row.append(title, state, el("td", {}, String(post.tokensIn + post.tokensOut)), el("td", {}, bq.usd(post.costUsd)));
     return row;
   }
@@ -182,6 +188,7 @@
   }
 
   const REFRESH_GAP_MS = 500;
+  let holdUpTimer = 0;
   let fetching = false;
   let again = false;
   async function refresh() {
@@ -196,7 +203,9 @@
       // After a reload the newest run stays in view, finished or not, with its outcome and reasons.
       if (!watched.size && result.data.runs.length) watched.add(Math.max(...result.data.runs.map((run) => run.id)));
       const shown = result.data.runs.filter((run) => watched.has(run.id));
-      shown.slice().reverse().forEach(renderRun);
+      shown.slice().reverse().forEach((run) => renderRun(run, result.data.holdUps));
+      clearTimeout(holdUpTimer);
+      if (result.data.holdUps.length) holdUpTimer = setTimeout(refresh, HOLD_UP_REFRESH_MS);
       $("no-runs").hidden = shown.length > 0;
       renderRecent(result.data.runs);
     } finally {
@@ -225,8 +234,8 @@
     const about = /^writing about (.+) with /.exec(message);
     if (about && jobId) titles.set(jobId, about[1]);
     const key = runId + "|" + jobId + "|" + message;
-    if (shown.has(key)) return null;
-    shown.add(key);
+    if (logKeys.has(key)) return null;
+    logKeys.add(key);
     return clock(at) + " [run " + runId + "] " + message;
   }
 
