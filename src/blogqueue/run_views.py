@@ -199,6 +199,13 @@ async def post_outcomes(
     return PostOutcomePage([_outcome(job, written.get(job.id)) for job in jobs], page, page_size, len(ids))
 
 
+def every_title(view: RunView, jobs: PostOutcomePage) -> list[PostOutcome]:
+    """A run page's titles: those written or failed for good (from the database, so they outlive
+    their jobs), then the ones still queued or running."""
+    known = {post.job_id for post in view.posts}
+    return view.posts + [job for job in jobs.items if job.job_id not in known and job.state != "failed"]
+
+
 def _outcome(job: JobSummary, post: PostOutcome | None) -> PostOutcome:
     if post is not None:
         return post

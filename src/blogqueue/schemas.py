@@ -158,6 +158,12 @@ class StopResponse(msgspec.Struct, rename="camel"):
     stopped: list[StopReport]
 
 
+class RetryReport(msgspec.Struct, frozen=True, rename="camel"):
+    run_id: int
+    job_ids: list[str]  # the failed titles' post jobs, queued again
+    skipped: int  # failed titles another run has claimed or written since
+
+
 # -- jobs and the queue -----------------------------------------------------------------------
 
 

@@ -197,3 +197,41 @@ async def test_a_run_held_by_the_rate_limit_says_so_with_the_time_left(
     await expect(page.locator("#queue-counts dt[title=delayed]")).to_have_text("scheduled for later")
     await screenshot(page, "queue-rate-limited")
     await page.context.close()
+
+
+async def test_retry_failed_on_the_run_page_writes_the_missing_posts(browser: Browser, ai_site: Site) -> None:
+    await _save_openai_key(ai_site.settings, "sk-proj-x-quota-1")
+    page = await _tab(browser, DESKTOP)
+    await sign_in(page, ai_site)
+    await _start(page, 2)
+    run = page.locator(".run[data-run-id]").first
+    await expect(run.locator(".run-state")).to_have_text("failed")
+    await run.locator("a.run-link").click()
+    await expect(page).to_have_url(re.compile(r"/admin/blog/runs/\d+$"))
+    await expect(page.locator("#run-state")).to_have_text("failed")
+    titles = page.locator("#run-titles tbody tr")
+    await expect(titles).to_have_count(2)
+    for row in await titles.all():
+        await expect(row).to_have_attribute("data-state", "failed")
+        await expect(row.locator(".reason")).to_contain_text("quota")
+        await expect(row.locator("a.job-link")).to_have_attribute(
+            "href", re.compile(r"^/admin/queue/jobs/blog-gen-")
+        )
+    await expect(page.locator("#run-timeline")).to_contain_text("giving up")
+    await screenshot(page, "run-page-failed")
+
+    await _save_openai_key(ai_site.settings, "sk-proj-GOODKEY-1234567890")  # the billing fixed
+    await page.locator("#retry-failed").click()
+    await expect(page).to_have_url(re.compile(r"/admin/blog/auto-generate"))
+    run = page.locator(".run[data-run-id]").first
+    await expect(run.locator(".run-state")).to_have_text("completed", timeout=60_000)
+    await expect(run.locator(".run-count")).to_have_text("2/2 written")
+    await run.locator("a.run-link").click()
+    await expect(page.locator("#run-state")).to_have_text("completed")
+    await expect(page.locator("#run-titles a.post-link")).to_have_count(2)
+    await expect(page.locator("#retry-failed")).to_have_count(0)
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await page.reload()
+    await expect(page.locator("#run-titles a.post-link")).to_have_count(2)
+    await screenshot(page, "run-page-retried-390")
+    await page.context.close()

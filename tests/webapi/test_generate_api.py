@@ -139,3 +139,22 @@ async def test_stop_removes_waiting_posts_and_nothing_more_is_written(site: Site
     metrics = await queue.get_queue_metrics()
     assert metrics.waiting == metrics.prioritized == 0
     await queue.close()
+
+
+async def test_retry_failed_is_refused_for_a_run_without_failures_or_missing(
+    site: Site, start_worker: Any
+) -> None:
+    start_worker(site.settings)
+    admin = site.headers["admin"]
+    response = await site.client.post(BASE, json={**BATCH, "count": 1}, headers=admin)
+    run_id = response.json()["runId"]
+    await _until(site, run_id, {"completed"})
+    refused = await site.client.post(f"{BASE}/runs/{run_id}/retry-failed", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == (
+        f"run {run_id} is completed: only a finished batch run with failed posts can retry them"
+    )
+    missing = await site.client.post(f"{BASE}/runs/999999/retry-failed", headers=admin)
+    assert missing.status_code == 404
+    forbidden = await site.client.post(f"{BASE}/runs/{run_id}/retry-failed", headers=site.headers["alice"])
+    assert forbidden.status_code == 403

@@ -14,7 +14,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import run_events, run_views, runs
+from blogqueue import retries, run_events, run_views, runs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun, User
 from blogqueue.queues import is_stream_id
@@ -25,6 +25,7 @@ from blogqueue.schemas import (
     MAX_ROW_ID,
     AutoGenerateRequest,
     PostOutcomePage,
+    RetryReport,
     StartedRun,
     StatusResponse,
     StopRequest,
@@ -120,6 +121,21 @@ class AutoGenerateController(Controller):
         pageSize: Annotated[int, QueryParameter(ge=1, le=100)] = 50,  # noqa: N803
     ) -> PostOutcomePage:
         return await run_views.post_outcomes(db_session, job_queue, run_id, page=page, page_size=pageSize)
+
+    @post(
+        "/runs/{run_id:int}/retry-failed",
+        status_code=202,
+        summary="Queue a finished batch run's failed titles again (409 if it has none or is not finished)",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def retry_failed(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+    ) -> RetryReport:
+        run = await runs.get_run(db_session, run_id)
+        return await retries.retry_failed(db_session, job_queue, run)
 
     @post(
         "/stop",

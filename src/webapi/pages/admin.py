@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import ai_settings, job_admin, posts
+from blogqueue import ai_settings, job_admin, posts, run_views, runs
 from blogqueue.errors import NotFound, Unauthorized
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
@@ -30,6 +30,7 @@ from webapi.pages.session import EXCLUDE, AdminsOnly, page_user, to_sign_in
 
 POSTS_PER_PAGE = 20
 JOBS_PER_PAGE = 50
+RUN_TITLES = 100  # a run page lists this many of its titles (a batch has at most 50)
 
 
 def _page(name: str, user: CurrentUser, **context: Any) -> Template:
@@ -108,6 +109,24 @@ class AdminPages(Controller):
             sources=list(Source),
             media_types=list(MediaType),
         )
+
+    @get("/blog/runs/{run_id:int}")
+    async def run_page(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+    ) -> Template:
+        run = await runs.get_run(db_session, run_id)
+        status = await run_views.status_page(db_session, job_queue, settings, run.user_id, run_id=run_id)
+        jobs = await run_views.post_outcomes(db_session, job_queue, run_id, page=1, page_size=RUN_TITLES)
+        (view,) = status.runs
+        titles = run_views.every_title(view, jobs)
+        return _page("run.html", current_user, run=view, filters=run.filters, priority=run.priority,
+                     plan_job_id=run.plan_job_id, titles=titles, hold_ups=status.hold_ups,
+                     words=STATE_WORDS, more=jobs.total > RUN_TITLES)  # fmt: skip
 
     @get("/blog/posts")
     async def posts_page(

@@ -86,7 +86,9 @@
     if (section) return section;
     section = el("section", { class: "run", "data-run-id": run.id });
     const head = el("div", { class: "run-head" });
-    head.append(el("h3", {}, "Run " + run.id), el("span", { class: "run-meta" }), el("span", { class: "badge run-state" }));
+    const title = el("h3");
+    title.append(el("a", { class: "run-link", href: "/admin/blog/runs/" + run.id }, "Run " + run.id));
+    head.append(title, el("span", { class: "run-meta" }), el("span", { class: "badge run-state" }));
     const stop = el("button", { type: "button", class: "danger small stop-run" }, "Stop");
     stop.addEventListener("click", () => stopRun(run.id, stop));
     head.append(stop);
@@ -177,7 +179,8 @@
     const list = $("recent-runs");
     list.replaceChildren(...runs.map((run) => {
       const item = el("li", { "data-run-id": run.id });
-      item.append(el("strong", {}, "Run " + run.id), " ", el("span", { class: "badge " + run.state }, run.state),
+      item.append(el("a", { class: "run-link", href: "/admin/blog/runs/" + run.id }, "Run " + run.id), " ",
+        el("span", { class: "badge " + run.state }, run.state),
         " " + run.mode + " · " + run.model + " · " + counts(run) + " · " + bq.usd(run.costUsd) +
         " · " + new Date(run.createdAt).toLocaleString() + " ");
       if (run.message) item.append(el("span", { class: "muted recent-message" }, run.message), " ");
