@@ -108,6 +108,26 @@ class JobRecord(msgspec.Struct, frozen=True):
     returnvalue: Any
 
 
+class Heartbeat(msgspec.Struct, frozen=True, rename="camel"):
+    """What a worker process of ours says about itself, every few seconds."""
+
+    host: str
+    pid: int
+    concurrency: int
+    jobs: list[str]  # ids of the jobs it runs now
+    at: int  # epoch ms
+
+
+class WorkerInfo(msgspec.Struct, frozen=True, rename="camel"):
+    """A worker connected to the queue: ours (with a heartbeat) or another client's (Node, say)."""
+
+    name: str
+    address: str  # host:port of its Redis connection, as Redis sees it
+    connected_s: int
+    idle_s: int
+    heartbeat: Heartbeat | None  # None: not a BlogQueue worker, or it has not reported yet
+
+
 class CancelMark(msgspec.Struct, frozen=True):
     reason: str
     at: int  # epoch ms, so stale marks can be pruned
@@ -415,6 +435,35 @@ class JobQueue:
         return (max(0, int(limiter_ms)) if limited else 0), {
             provider: max(0, int(ms)) for provider, ms in zip(providers, cooldowns, strict=True)
         }
+
+    async def beat(self, name: str, heartbeat: Heartbeat, ttl_s: int) -> None:
+        await self._redis.set(self._keys.worker(name), msgspec.json.encode(heartbeat), ex=ttl_s)
+
+    async def forget_worker(self, name: str) -> None:
+        await self._redis.delete(self._keys.worker(name))
+
+    async def workers(self) -> list[WorkerInfo]:
+        """Every worker connected to the queue, once per name (ours hold several connections), with
+        the heartbeat of ours; one CLIENT LIST and one round trip for the heartbeats."""
+        found: dict[str, dict[str, Any]] = {}
+        for client in await self._queue.get_workers():
+            raw = str(client.get("rawname", ""))
+            name = raw.split(":w:", 1)[1] if ":w:" in raw else f"unnamed {client.get('addr', '')}"
+            found.setdefault(name, client)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name in found:
+                pipe.get(self._keys.worker(name))
+            beats = await pipe.execute()
+        return [
+            WorkerInfo(
+                name,
+                str(client.get("addr", "")),
+                int(client.get("age", 0)),
+                int(client.get("idle", 0)),
+                msgspec.json.decode(beat, type=Heartbeat) if beat else None,
+            )
+            for (name, client), beat in zip(found.items(), beats, strict=True)
+        ]
 
     async def live_workers(self) -> int:
         """Worker processes connected to this queue: named ones (ours) once each, unnamed

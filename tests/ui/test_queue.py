@@ -59,3 +59,22 @@ async def test_the_queue_page_updates_by_itself_and_asks_before_clean(page: Page
     await expect(page.locator("#clean-message")).to_have_class(re.compile("error"))
     await expect(page.locator("#queue-message")).to_be_empty()
     await screenshot(page, "queue-live")
+
+
+async def test_the_workers_view_lists_the_running_worker_and_its_job(page: Page, site: Site) -> None:
+    await sign_in(page, site, next_path="/admin/queue")
+    await page.get_by_role("link", name="Workers").click()
+    await expect(page).to_have_url(site.url + "/admin/queue/workers")
+    worker = page.locator("#workers tbody tr[data-worker]")
+    await expect(worker).to_have_count(1)
+    await page.reload()  # the first heartbeat is at start; a later load shows it too
+    await expect(worker.locator(".worker-concurrency")).to_have_text(str(site.settings.worker_concurrency))
+    await expect(worker.locator(".worker-host")).to_contain_text(re.compile(r".+ / \d+"))
+    await expect(worker.locator(".worker-heartbeat")).not_to_be_empty()
+    await expect(worker.locator(".worker-jobs")).to_have_text("idle")
+    await screenshot(page, "workers")
+    response = await page.request.get(site.url + "/api/admin/queue/workers")
+    (listed,) = await response.json()
+    assert listed["heartbeat"]["concurrency"] == site.settings.worker_concurrency
+    assert listed["heartbeat"]["jobs"] == []
+    assert listed["address"].startswith("127.0.0.1:")

@@ -187,6 +187,12 @@ class AdminPages(Controller):
         return _page("queue.html", current_user, report=report, jobs=jobs, chosen=chosen,
                      states=LISTED_STATES, words=STATE_WORDS, hold_ups=held)  # fmt: skip
 
+    @get("/queue/workers")
+    async def workers_page(
+        self, current_user: NamedDependency[CurrentUser], job_queue: NamedDependency[JobQueue]
+    ) -> Template:
+        return _page("workers.html", current_user, workers=await job_queue.workers())
+
     @get("/queue/jobs/{job_id:str}")
     async def job_page(
         self,
