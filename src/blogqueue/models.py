@@ -72,6 +72,7 @@ class ProviderKey(SQLModel, table=True):
 class RunStatus(StrEnum):
     PLANNING = "planning"  # choosing titles
     RUNNING = "running"  # post jobs queued or active
+    PAUSED = "paused"  # a continuous run whose scheduler is off until resumed
     COMPLETED = "completed"  # every planned post written
     PARTIAL = "partial"  # finished with some posts written and some failed
     FAILED = "failed"  # nothing written: every post failed, no title matched, or planning failed

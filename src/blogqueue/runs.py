@@ -77,7 +77,7 @@ def spec_problems(spec: RunSpec, registry: ModelRegistry) -> list[tuple[str, str
         problems.append(("priority", f"priority must be from 0 to {MAX_PRIORITY}"))
     if spec.budget_usd is not None and not spec.budget_usd > 0:
         problems.append(("budgetUsd", "budgetUsd must be more than 0"))
-    problems += _schedule_problems(spec)
+    problems += schedule_problems(spec)
     try:
         registry.require_usable(spec.model)
     except InvalidInput as err:
@@ -85,7 +85,7 @@ def spec_problems(spec: RunSpec, registry: ModelRegistry) -> list[tuple[str, str
     return problems
 
 
-def _schedule_problems(spec: RunSpec) -> list[tuple[str, str]]:
+def schedule_problems(spec: RunSpec) -> list[tuple[str, str]]:
     if spec.mode is RunMode.BATCH:
         if spec.interval_minutes is not None or spec.cron is not None:
             return [("mode", "intervalMinutes and cron are for continuous runs")]

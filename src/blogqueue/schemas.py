@@ -158,6 +158,20 @@ class StopResponse(msgspec.Struct, rename="camel"):
     stopped: list[StopReport]
 
 
+class ScheduleRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A continuous run's new schedule: exactly one of the two."""
+
+    interval_minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)] | None = None
+    cron: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class ScheduleView(msgspec.Struct, frozen=True, rename="camel"):
+    run_id: int
+    state: str  # running | paused
+    interval_minutes: int | None
+    cron: str | None
+
+
 class RetryReport(msgspec.Struct, frozen=True, rename="camel"):
     run_id: int
     job_ids: list[str]  # the failed titles' post jobs, queued again

@@ -235,3 +235,33 @@ async def test_retry_failed_on_the_run_page_writes_the_missing_posts(browser: Br
     await expect(page.locator("#run-titles a.post-link")).to_have_count(2)
     await screenshot(page, "run-page-retried-390")
     await page.context.close()
+
+
+async def test_a_continuous_runs_schedule_is_changed_paused_and_resumed_on_its_page(
+    page: Page, site: Site
+) -> None:
+    await sign_in(page, site)
+    await page.locator("#mode").select_option("continuous")
+    await page.locator("#interval").fill("60")
+    await page.locator("#count").fill("1")
+    await page.locator("#start").click()
+    run = page.locator(".run[data-run-id]").first
+    await expect(run.locator(".run-state")).to_have_text("running")
+    await run.locator("a.run-link").click()
+    await expect(page.locator("#run-detail")).to_contain_text("continuous every 60 min")
+
+    await page.locator("#schedule-interval").fill("2")
+    await page.locator("#save-schedule").click()
+    await expect(page.locator("#error-intervalMinutes")).to_contain_text("intervalMinutes must be from 5")
+    await page.locator("#schedule-interval").fill("30")
+    await page.locator("#save-schedule").click()
+    await expect(page.locator("#schedule-message")).to_have_text("Schedule saved.")
+    await expect(page.locator("#run-detail")).to_contain_text("continuous every 30 min")
+
+    await page.locator("#pause-run").click()
+    await expect(page.locator("#run-state")).to_have_text("paused")
+    await expect(page.locator("#run-detail")).not_to_contain_text("next tick")
+    await page.locator("#resume-run").click()
+    await expect(page.locator("#run-state")).to_have_text("running")
+    await expect(page.locator("#schedule-message")).to_contain_text("Resumed")
+    await screenshot(page, "run-page-continuous")

@@ -14,7 +14,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import retries, run_events, run_views, runs
+from blogqueue import retries, run_events, run_views, runs, schedules
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun, User
 from blogqueue.queues import is_stream_id
@@ -26,6 +26,8 @@ from blogqueue.schemas import (
     AutoGenerateRequest,
     PostOutcomePage,
     RetryReport,
+    ScheduleRequest,
+    ScheduleView,
     StartedRun,
     StatusResponse,
     StopRequest,
@@ -121,6 +123,52 @@ class AutoGenerateController(Controller):
         pageSize: Annotated[int, QueryParameter(ge=1, le=100)] = 50,  # noqa: N803
     ) -> PostOutcomePage:
         return await run_views.post_outcomes(db_session, job_queue, run_id, page=page, page_size=pageSize)
+
+    @post(
+        "/runs/{run_id:int}/schedule",
+        status_code=200,
+        summary="Change a continuous run's schedule: intervalMinutes or cron (the next batch is planned now)",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def reschedule(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+        data: JSONBody[ScheduleRequest],
+    ) -> ScheduleView:
+        run = await runs.get_run(db_session, run_id)
+        return schedules.view(await schedules.reschedule(db_session, job_queue, run, data))
+
+    @post(
+        "/runs/{run_id:int}/pause",
+        status_code=200,
+        summary="Pause a running continuous run: no more ticks until resumed (409 otherwise)",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def pause(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+    ) -> ScheduleView:
+        run = await runs.get_run(db_session, run_id)
+        return schedules.view(await schedules.pause(db_session, job_queue, run))
+
+    @post(
+        "/runs/{run_id:int}/resume",
+        status_code=200,
+        summary="Resume a paused continuous run; its next batch is planned now (409 otherwise)",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def resume(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+    ) -> ScheduleView:
+        run = await runs.get_run(db_session, run_id)
+        return schedules.view(await schedules.resume(db_session, job_queue, run))
 
     @post(
         "/runs/{run_id:int}/retry-failed",
