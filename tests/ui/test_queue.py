@@ -78,3 +78,37 @@ async def test_the_workers_view_lists_the_running_worker_and_its_job(page: Page,
     assert listed["heartbeat"]["concurrency"] == site.settings.worker_concurrency
     assert listed["heartbeat"]["jobs"] == []
     assert listed["address"].startswith("127.0.0.1:")
+
+
+async def test_jobs_read_as_titles_users_and_times_with_links_to_runs_and_posts(
+    page: Page, site: Site
+) -> None:
+    await sign_in(page, site, next_path="/admin/queue?state=completed")
+    await _start_run_from_the_page(page)
+    rows = page.locator("#jobs tbody tr[data-job-id]")
+    await expect(rows).to_have_count(3)
+    await expect(page.locator("#jobs a.post-link")).to_have_count(2)
+    post_row = rows.filter(has=page.locator("a.post-link")).first
+    await expect(post_row.locator("a.job-link")).not_to_contain_text("movie ")  # the title, not the TMDb id
+    await expect(post_row.locator(".job-user")).to_have_text("admin@example.com")
+    await expect(post_row.locator("a.run-link")).to_have_text(re.compile(r"run \d+"))
+    await expect(post_row.locator(".job-took")).to_have_text(re.compile(r"^\d+\.\d s$"))
+    job_id = await post_row.get_attribute("data-job-id")
+    title = (await post_row.locator("a.job-link").text_content() or "").strip()
+    await screenshot(page, "queue-rows")
+
+    await page.locator("#find-job-id").fill(job_id or "")
+    await page.locator("#find-job button").click()
+    await expect(page.locator("h1")).to_contain_text(title)
+    await expect(page.locator("#job-user")).to_have_text("admin@example.com")
+    await expect(page.locator("#job-started")).not_to_be_empty()
+    await expect(page.locator("#job-took")).to_have_text(re.compile(r"^\d+\.\d s$"))
+    await page.locator("#job-post").click()
+    await expect(page).to_have_url(re.compile(r"/admin/blog/posts/[^/]+$"))
+    await page.go_back()
+    await page.locator("#job-run").click()
+    await expect(page).to_have_url(re.compile(r"/admin/blog/runs/\d+$"))
+    await expect(page.locator(f'#run-titles tr[data-job-id="{job_id}"] a.post-link')).to_have_text(title)
+
+    await page.goto(site.url + "/admin/queue/find?id=no-such-job")
+    await expect(page.locator("#page-message")).to_contain_text("does not exist")

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from itertools import groupby
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
-from litestar.response import Template
+from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import ai_settings, job_admin, posts, run_views, runs
 from blogqueue.errors import NotFound, Unauthorized
+from blogqueue.job_labels import label_jobs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
 from blogqueue.providers import PROVIDERS, keyed
@@ -177,6 +179,7 @@ class AdminPages(Controller):
         current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
         settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
         job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
     ) -> Template:
@@ -184,8 +187,19 @@ class AdminPages(Controller):
         report = await job_admin.queue_report(job_queue)
         jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
         held = await hold_ups(job_queue, settings, report)
-        return _page("queue.html", current_user, report=report, jobs=jobs, chosen=chosen,
+        labels = await label_jobs(db_session, jobs.items)
+        return _page("queue.html", current_user, report=report, jobs=jobs, chosen=chosen, labels=labels,
                      states=LISTED_STATES, words=STATE_WORDS, hold_ups=held)  # fmt: skip
+
+    @get("/queue/find")
+    async def find_job(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        job_id: Annotated[str, QueryParameter(name="id", max_length=300)] = "",
+    ) -> Redirect:
+        """The search box: a job id goes to its page (which says so when there is no such job)."""
+        target = f"/admin/queue/jobs/{quote(job_id.strip(), safe='')}" if job_id.strip() else "/admin/queue"
+        return Redirect(target, status_code=303)
 
     @get("/queue/workers")
     async def workers_page(
@@ -198,7 +212,9 @@ class AdminPages(Controller):
         self,
         current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
+        db_session: NamedDependency[AsyncSession],
         job_id: FromPath[str],
     ) -> Template:
         job = await job_admin.get_job(job_queue, current_user, job_id)
-        return _page("job.html", current_user, job=job)
+        labels = await label_jobs(db_session, [job])
+        return _page("job.html", current_user, job=job, label=labels[job.id], words=STATE_WORDS)
