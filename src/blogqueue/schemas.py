@@ -231,6 +231,14 @@ class Throughput(msgspec.Struct, frozen=True, rename="camel"):
     ]
 
 
+class DayThroughput(msgspec.Struct, frozen=True, rename="camel"):
+    """Jobs finished per hour over the last 24 hours, oldest first (BullMQ's metrics)."""
+
+    completed: list[int]
+    failed: list[int]
+    peak: int  # the largest hourly count (at least 1): the chart's scale
+
+
 class QueueReport(QueueMetrics, frozen=True, rename="camel"):
     """Job counts per state (now), plus last hour's throughput."""
 

@@ -26,6 +26,9 @@ async def test_the_queue_page_updates_by_itself_and_asks_before_clean(page: Page
     loaded_at = await page.evaluate("performance.timeOrigin")
     await _start_run_from_the_page(page)
     await expect(completed).to_have_text("3")  # the planning job and two posts, no reload
+    day = page.locator("#throughput-day")
+    await expect(day.locator("figcaption")).to_contain_text("Last 24 hours: 3 completed, 0 failed")
+    await expect(day.locator("rect.bar-done[data-hour='23']")).to_have_attribute("data-count", "3")
     await expect(page.locator("#jobs a.job-link")).to_have_count(3)
     assert await page.evaluate("performance.timeOrigin") == loaded_at  # the same document throughout
 

@@ -187,9 +187,10 @@ class AdminPages(Controller):
         report = await job_admin.queue_report(job_queue)
         jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
         held = await hold_ups(job_queue, settings, report)
+        day = await job_admin.daily_throughput(job_queue)
         labels = await label_jobs(db_session, jobs.items)
         return _page("queue.html", current_user, report=report, jobs=jobs, chosen=chosen, labels=labels,
-                     states=LISTED_STATES, words=STATE_WORDS, hold_ups=held)  # fmt: skip
+                     states=LISTED_STATES, words=STATE_WORDS, hold_ups=held, day=day)  # fmt: skip
 
     @get("/queue/find")
     async def find_job(

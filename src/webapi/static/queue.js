@@ -4,7 +4,7 @@
 // fetching itself and swapping those parts in (one renderer: the server's template).
 (() => {
   const REFRESH_MS = 3000;
-  const LIVE_PARTS = ["queue-counts", "throughput", "hold-ups", "job-total", "jobs"];
+  const LIVE_PARTS = ["queue-counts", "throughput", "throughput-day", "hold-ups", "job-total", "jobs"];
   const $ = (id) => document.getElementById(id);
   const message = $("queue-message");
   const count = (state) => Number($("queue-counts")?.querySelector('dd[data-state="' + state + '"]')?.textContent || 0);
