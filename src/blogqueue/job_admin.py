@@ -153,14 +153,16 @@ async def promote_job(job_queue: JobQueue, viewer: Viewer, job_id: str) -> JobIt
     return await _reachable(job_queue, viewer, job_id)
 
 
-async def remove_job(job_queue: JobQueue, viewer: Viewer, job_id: str) -> None:
-    """Delete a job that is not running, with its logs, and drop it from its owner's index."""
+async def remove_job(job_queue: JobQueue, viewer: Viewer, job_id: str) -> JobSummary:
+    """Delete a job that is not running, with its logs, and drop it from its owner's index;
+    returns it as it was."""
     job = await _reachable(job_queue, viewer, job_id)
     if job.state == JobState.ACTIVE or not await job_queue.remove(job_id, job.user_id):
         raise Conflict(
             f"job {job_id!r} is running and cannot be removed: cancel it first "
             "(it then fails as cancelled) and remove it once it has failed"
         )
+    return job
 
 
 async def clean_jobs(job_queue: JobQueue, request: CleanRequest) -> CleanResult:
