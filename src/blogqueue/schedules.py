@@ -4,6 +4,8 @@ plans its next batch at once, as a new continuous run does."""
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import runs
@@ -67,3 +69,12 @@ async def resume(session: AsyncSession, job_queue: JobQueue, run: GenerationRun)
     await _upsert(job_queue, run)
     await runs.set_status(session, run, RunStatus.RUNNING, "")
     return run
+
+
+class Switch(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+
+
+async def switch(session: AsyncSession, job_queue: JobQueue, run: GenerationRun, to: Switch) -> GenerationRun:
+    return await (pause if to is Switch.PAUSE else resume)(session, job_queue, run)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -141,34 +141,20 @@ class AutoGenerateController(Controller):
         return schedules.view(await schedules.reschedule(db_session, job_queue, run, data))
 
     @post(
-        "/runs/{run_id:int}/pause",
+        "/runs/{run_id:int}/{action:str}",
         status_code=200,
-        summary="Pause a running continuous run: no more ticks until resumed (409 otherwise)",
+        summary="pause: a running continuous run ticks no more until resume, which plans a batch now",
         responses=errors(403, 404, 409, 422),
     )
-    async def pause(
+    async def pause_or_resume(
         self,
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
         run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+        action: FromPath[schedules.Switch],
     ) -> ScheduleView:
         run = await runs.get_run(db_session, run_id)
-        return schedules.view(await schedules.pause(db_session, job_queue, run))
-
-    @post(
-        "/runs/{run_id:int}/resume",
-        status_code=200,
-        summary="Resume a paused continuous run; its next batch is planned now (409 otherwise)",
-        responses=errors(403, 404, 409, 422),
-    )
-    async def resume(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        job_queue: NamedDependency[JobQueue],
-        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
-    ) -> ScheduleView:
-        run = await runs.get_run(db_session, run_id)
-        return schedules.view(await schedules.resume(db_session, job_queue, run))
+        return schedules.view(await schedules.switch(db_session, job_queue, run, action))
 
     @post(
         "/runs/{run_id:int}/retry-failed",
