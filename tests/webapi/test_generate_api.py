@@ -154,6 +154,12 @@ async def test_retry_failed_is_refused_for_a_run_without_failures_or_missing(
     assert refused.json()["error"] == (
         f"run {run_id} is completed: only a finished batch run with failed posts can retry them"
     )
+    paused = await site.client.post(f"{BASE}/runs/{run_id}/pause", headers=admin)
+    assert paused.status_code == 409
+    assert "this needs a continuous run running" in paused.json()["error"]
+    unknown = await site.client.post(f"{BASE}/runs/{run_id}/explode", headers=admin)
+    assert unknown.status_code == 422
+    assert "action" in unknown.text
     missing = await site.client.post(f"{BASE}/runs/999999/retry-failed", headers=admin)
     assert missing.status_code == 404
     forbidden = await site.client.post(f"{BASE}/runs/{run_id}/retry-failed", headers=site.headers["alice"])
