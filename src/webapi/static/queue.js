@@ -36,11 +36,11 @@
     const notice = $("clean-message");
     const state = $("clean-state").value;
     const minutes = $("clean-grace").value;
-    const body = {
-      state,
-      graceMs: minutes === "" ? null : Math.round(Number(minutes) * 60000),
-      limit: Number($("clean-limit").value),
-    };
+    if (minutes === "" || !(Number(minutes) >= 0)) { // said in words here, not in the schema's
+      $("error-graceMs").textContent = "Enter how many minutes ago, 0 or more.";
+      return bq.say(notice, "Not cleaned: fix the fields marked.", "error");
+    }
+    const body = { state, graceMs: Math.round(Number(minutes) * 60000), limit: Number($("clean-limit").value) };
     if (!window.confirm("Remove up to " + body.limit + " of the " + count(state) + " " + state + " jobs finished more than " +
         minutes + " minutes ago? This cannot be undone.")) return;
     const result = await bq.api("POST", "/api/admin/queue/clean", body);
