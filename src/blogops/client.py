@@ -262,6 +262,7 @@ def _watch(api: Api, feed: EventFeed, run_id: int, out: Console) -> int:
                 break
     out.print(
         f"run {run_id} {view.state}: {view.done} posts saved, {view.failed} failed, ${view.cost_usd:.4f}"
+        + (f" ({view.message})" if view.message else "")
     )
     return 0 if view.state == RunStatus.COMPLETED and view.failed == 0 else 1
 
@@ -280,7 +281,8 @@ def stop(api: Api, args: Namespace, out: Console) -> int:
             out.print(f"run {report.run_id} already stopped ({report.status})")
         else:
             out.print(f"run {report.run_id} stopped: {report.removed} queued jobs removed, "
-                      f"{report.cancelling} active jobs cancelling")  # fmt: skip
+                      f"{report.cancelling} active jobs cancelling, "
+                      f"{report.released} unwritten titles back to the pool")  # fmt: skip
     if not reports:
         out.print("no active runs to stop")
     return 0
@@ -301,7 +303,7 @@ def status(api: Api, args: Namespace, out: Console) -> int:
         sys.stdout.write(response.text + "\n")
         return 0
     found = msgspec.json.decode(response.content, type=Status)
-    table = Table("run", "mode", "state", "done/planned", "failed", "cost", "next tick")
+    table = Table("run", "mode", "state", "written/planned", "failed", "cost", "next tick")
     for run in found.runs:
         table.add_row(str(run.id), _mode(run), run.state, f"{run.done}/{run.planned}", str(run.failed),
                       f"${run.cost_usd:.4f}", _clock(run.next_tick_at))  # fmt: skip

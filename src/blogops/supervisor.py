@@ -45,13 +45,15 @@ class Child:
     name: str
     argv: list[str]
     stop_timeout_s: float
+    env: dict[str, str] | None = None  # added to the supervisor's own environment
     process: asyncio.subprocess.Process | None = None
     restarts: int = 0
     started_at: float = field(default=0.0)
 
     async def start(self) -> None:
+        env = {**os.environ, **self.env} if self.env else None
         self.process = await asyncio.create_subprocess_exec(
-            *self.argv, start_new_session=True, preexec_fn=_die_with_parent
+            *self.argv, start_new_session=True, preexec_fn=_die_with_parent, env=env
         )
         self.started_at = time.monotonic()
         log.info("process_started", process=self.name, pid=self.process.pid)
@@ -69,6 +71,13 @@ class Child:
         log.info("process_stopped", process=self.name, code=self.process.returncode)
 
 
+def _metrics_port(base: int | None, n: int) -> dict[str, str] | None:
+    """Worker n serves its metrics on base + n: one port per process (0 lets each pick one)."""
+    if not base:
+        return None
+    return {"BLOGQUEUE_WORKER_METRICS_PORT": str(base + n)}
+
+
 class Supervisor:
     def __init__(self, settings: Settings, sign_in: list[str] | None = None) -> None:
         self.settings = settings
@@ -82,7 +91,12 @@ class Supervisor:
                "--host", settings.host, "--port", str(settings.port), "--no-access-log",
                "--workers", str(settings.api_workers)]  # fmt: skip
         self.apps = [Child("api", api, stop_timeout_s=STOP_EXTRA_S)] + [
-            Child(f"worker-{n + 1}", [sys.executable, "-m", "blogworker"], stop_timeout_s=grace)
+            Child(
+                f"worker-{n + 1}",
+                [sys.executable, "-m", "blogworker"],
+                stop_timeout_s=grace,
+                env=_metrics_port(settings.worker_metrics_port, n),
+            )
             for n in range(settings.workers)
         ]
 

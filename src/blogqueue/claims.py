@@ -1,10 +1,12 @@
 """Title claims: a title reserved by a run, so parallel runs and workers never write it twice.
-A claim lasts until the title's post is written, or goes back to the pool when the post fails."""
+A claim lasts while its post is written or waits to be; it goes back to the pool when the post
+fails for good or the run is stopped before writing it, so a later run can pick the title."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
+from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -57,8 +59,27 @@ async def claims_of(session: AsyncSession, run_id: int) -> list[TitleClaim]:
     return list((await session.exec(select(TitleClaim).where(TitleClaim.run_id == run_id))).all())
 
 
-async def release(session: AsyncSession, media_type: MediaType, tmdb_id: int) -> None:
-    """A title whose post failed for good goes back to the pool (in the caller's transaction)."""
+async def release(session: AsyncSession, media_type: MediaType, tmdb_id: int) -> int:
+    """A title whose post failed for good or was deleted goes back to the pool (in the caller's
+    transaction). Returns how many claims that freed: 0 or 1."""
     claim_row = await session.get(TitleClaim, (media_type, tmdb_id))
-    if claim_row is not None:
-        await session.delete(claim_row)
+    if claim_row is None:
+        return 0
+    await session.delete(claim_row)
+    return 1
+
+
+async def release_unwritten(session: AsyncSession, run_id: int, keep_jobs: Collection[str] = ()) -> int:
+    """A stopped run's titles that have no post go back to the pool, except those of `keep_jobs`
+    (active jobs being aborted, which release their own once they end). In the caller's
+    transaction; returns how many were freed."""
+    written = (
+        select(BlogPost.id)
+        .where(BlogPost.media_type == TitleClaim.media_type, BlogPost.tmdb_id == TitleClaim.tmdb_id)
+        .exists()
+    )
+    statement = delete(TitleClaim).where(
+        col(TitleClaim.run_id) == run_id, col(TitleClaim.job_id).not_in(keep_jobs), ~written
+    )
+    result = await session.exec(statement)
+    return int(result.rowcount or 0)

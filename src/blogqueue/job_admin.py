@@ -27,6 +27,7 @@ from blogqueue.schemas import (
     MAX_PAGE,
     CleanRequest,
     CleanResult,
+    DayThroughput,
     FinishedState,
     JobDetail,
     JobItem,
@@ -37,6 +38,7 @@ from blogqueue.schemas import (
 
 MAX_PAGE_SIZE = 100
 WINDOW_MINUTES = 60
+DAY_HOURS = 24
 _MINUTE_MS = 60_000
 
 __all__ = ["CleanRequest", "FinishedState", "JobState"]  # re-exported for callers of this module
@@ -159,14 +161,16 @@ async def promote_job(job_queue: JobQueue, viewer: Viewer, job_id: str) -> JobIt
     return await _reachable(job_queue, viewer, job_id)
 
 
-async def remove_job(job_queue: JobQueue, viewer: Viewer, job_id: str) -> None:
-    """Delete a job that is not running, with its logs, and drop it from its owner's index."""
+async def remove_job(job_queue: JobQueue, viewer: Viewer, job_id: str) -> JobSummary:
+    """Delete a job that is not running, with its logs, and drop it from its owner's index;
+    returns it as it was."""
     job = await _reachable(job_queue, viewer, job_id)
     if job.state == JobState.ACTIVE or not await job_queue.remove(job_id, job.user_id):
         raise Conflict(
             f"job {job_id!r} is running and cannot be removed: cancel it first "
             "(it then fails as cancelled) and remove it once it has failed"
         )
+    return job
 
 
 async def clean_jobs(job_queue: JobQueue, request: CleanRequest) -> CleanResult:
@@ -192,6 +196,31 @@ def finished_in_window(
             break
         total += int(count)
     return total
+
+
+def per_hour(meta: dict[str, str], points: Sequence[str], now_ms: int, hours: int = DAY_HOURS) -> list[int]:
+    """Jobs BullMQ's metrics saw finish in each of the last `hours` hours, oldest first."""
+    buckets = [0] * hours
+    if not meta.get("prevTS"):
+        return buckets
+    boundary = int(meta["prevTS"]) // _MINUTE_MS
+    now_minute = max(now_ms // _MINUTE_MS, boundary)
+    latest = int(meta.get("count") or 0) - int(meta.get("prevCount") or 0)
+    for minute, count in [(boundary, latest)] + [
+        (boundary - age, int(c)) for age, c in enumerate(points, start=1)
+    ]:
+        age_hours = (now_minute - minute) // 60
+        if 0 <= age_hours < hours:
+            buckets[hours - 1 - age_hours] += count
+    return buckets
+
+
+async def daily_throughput(job_queue: JobQueue, now_ms: int | None = None) -> DayThroughput:
+    """Completed and failed jobs per hour over the last day, from BullMQ's own metrics."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    completed = per_hour(*await job_queue.finished_counts(JobState.COMPLETED, DAY_HOURS * 60), now_ms)
+    failed = per_hour(*await job_queue.finished_counts(JobState.FAILED, DAY_HOURS * 60), now_ms)
+    return DayThroughput(completed, failed, max([1, *completed, *failed]))
 
 
 async def _finished_last_hour(job_queue: JobQueue, state: JobState, now_ms: int) -> int:

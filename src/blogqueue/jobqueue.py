@@ -82,10 +82,18 @@ class QueueMetrics(msgspec.Struct, frozen=True):
     paused: int
 
 
+class LogEntry(msgspec.Struct, frozen=True, rename="camel"):
+    """One of a run's log lines as kept for status pages, so a reloaded page can refill its log."""
+
+    message: str
+    at: int | None = None  # epoch ms, by the publishing worker's clock
+    job_id: str = ""
+
+
 class RunSnapshot(msgspec.Struct, frozen=True):
     """What Redis knows of one run for a status page."""
 
-    last_logs: list[str]  # oldest first
+    last_logs: list[LogEntry]  # oldest first
     next_tick_at: int | None  # epoch ms of a continuous run's next planning job
 
 
@@ -115,14 +123,25 @@ class JobRecord(msgspec.Struct, frozen=True):
     returnvalue: Any
 
 
-class LiveWorker(msgspec.Struct, frozen=True):
-    """A worker connected to the queue, as Redis sees its connection."""
+class Heartbeat(msgspec.Struct, frozen=True, rename="camel"):
+    """What a worker process of ours says about itself, every few seconds."""
+
+    host: str
+    pid: int
+    concurrency: int
+    jobs: list[str]  # ids of the jobs it runs now
+    at: int  # epoch ms
+
+
+class LiveWorker(msgspec.Struct, frozen=True, rename="camel"):
+    """A worker connected to the queue, as Redis sees its connection, with the heartbeat of ours."""
 
     name: str  # "" for a Node worker started without a name
     kind: WorkerKind
     addr: str  # host:port of its connection
     age_s: int  # how long the connection has been open
     idle_s: int  # since its last command (a blocking wait counts as one)
+    heartbeat: Heartbeat | None = None  # None: not a BlogQueue worker, or it has not reported yet
 
 
 def worker_of(client: dict[str, Any], prefix: str) -> LiveWorker | None:
@@ -183,6 +202,13 @@ def stream_key(entry_id: str) -> tuple[int, int]:
     """A stream entry id as a comparable pair; ValueError if it is not one."""
     millis, _, seq = entry_id.partition("-")
     return int(millis), int(seq or 0)
+
+
+def _log_entry(stored: Any) -> LogEntry:
+    try:
+        return msgspec.json.decode(stored, type=LogEntry)
+    except msgspec.DecodeError:  # a plain line, as kept before lines had a time
+        return LogEntry(str(stored))
 
 
 def _summarize(job: Job, state: str) -> JobSummary:
@@ -347,7 +373,7 @@ class JobQueue:
             results = await pipe.execute()
         snapshots = {
             run_id: RunSnapshot(
-                last_logs=[str(line) for line in reversed(results[2 * index])],
+                last_logs=[_log_entry(line) for line in reversed(results[2 * index])],
                 next_tick_at=int(tick) if (tick := results[2 * index + 1]) is not None else None,
             )
             for index, run_id in enumerate(run_ids)
@@ -484,13 +510,44 @@ class JobQueue:
         give their Redis connections (CLIENT LIST): Node's `<prefix>:<base64 queue>[:w:<name>]`
         (which ours use too, so Node's getWorkers lists them) and the Python client's own
         `<prefix>:<queue>[:w:<name>]`. A named worker is listed once however many connections
-        carry its name."""
+        carry its name. Ours come with their heartbeat (one more round trip)."""
         found: dict[str, LiveWorker] = {}
         for client in await self._redis.client_list():
             worker = worker_of(client, self.settings.queue_prefix)
             if worker is not None:
                 found.setdefault(worker.name or f"@{worker.addr}", worker)
+        ours = [worker for worker in found.values() if worker.kind is WorkerKind.PYTHON]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for worker in ours:
+                pipe.get(self._keys.worker(worker.name))
+            beats = await pipe.execute()
+        for worker, beat in zip(ours, beats, strict=True):
+            if beat:
+                found[worker.name] = msgspec.structs.replace(
+                    worker, heartbeat=msgspec.json.decode(beat, type=Heartbeat)
+                )
         return sorted(found.values(), key=lambda worker: (worker.kind, worker.name, worker.addr))
+
+    async def throttles(self, limiter_max: int, providers: Sequence[str]) -> tuple[int, dict[str, int]]:
+        """Milliseconds until the rate limiter lets the next job start (0: not limiting), and each
+        provider's cooldown left; one round trip."""
+        limiter = self._queue.toKey("limiter")
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.get(limiter)
+            pipe.pttl(limiter)
+            for provider in providers:
+                pipe.pttl(self._keys.cooldown(provider))
+            used, limiter_ms, *cooldowns = await pipe.execute()
+        limited = limiter_max > 0 and int(used or 0) >= limiter_max
+        return (max(0, int(limiter_ms)) if limited else 0), {
+            provider: max(0, int(ms)) for provider, ms in zip(providers, cooldowns, strict=True)
+        }
+
+    async def beat(self, name: str, heartbeat: Heartbeat, ttl_s: int) -> None:
+        await self._redis.set(self._keys.worker(name), msgspec.json.encode(heartbeat), ex=ttl_s)
+
+    async def forget_worker(self, name: str) -> None:
+        await self._redis.delete(self._keys.worker(name))
 
     async def live_workers(self) -> int:
         return len(await self.workers())
@@ -530,7 +587,8 @@ class JobQueue:
         pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
         if isinstance(event, LogLine):
             key = self._keys.run_logs(event.run_id)
-            pipe.lpush(key, event.message)
+            entry = LogEntry(event.message, int(time.time() * 1000), event.job_id)
+            pipe.lpush(key, msgspec.json.encode(entry))
             pipe.ltrim(key, 0, RUN_LOG_LINES - 1)
             pipe.expire(key, RUN_LOG_TTL_S)
 

@@ -72,8 +72,10 @@ class ProviderKey(SQLModel, table=True):
 class RunStatus(StrEnum):
     PLANNING = "planning"  # choosing titles
     RUNNING = "running"  # post jobs queued or active
-    COMPLETED = "completed"  # every post finished (some may have failed)
-    FAILED = "failed"  # the run itself could not go on (e.g. bad TMDb key)
+    PAUSED = "paused"  # a continuous run whose scheduler is off until resumed
+    COMPLETED = "completed"  # every planned post written
+    PARTIAL = "partial"  # finished with some posts written and some failed
+    FAILED = "failed"  # nothing written: every post failed, no title matched, or planning failed
     CANCELLED = "cancelled"
 
 
@@ -121,6 +123,7 @@ class GenerationRun(SQLModel, table=True):
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    released: int = 0  # claimed titles handed back to the pool unwritten (stop, budget, failures)
     message: str = Field(default="", sa_column=Column(Text, nullable=False))  # why it ended, for people
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
@@ -135,6 +138,21 @@ class TitleClaim(SQLModel, table=True):
     tmdb_id: int = Field(primary_key=True)
     run_id: int = Field(foreign_key="generation_runs.id", index=True, ondelete="CASCADE")
     job_id: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
+
+
+class PostFailure(SQLModel, table=True):
+    """A run's title whose post failed for good, and why: the run's record after the job is gone."""
+
+    __tablename__ = "post_failures"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(foreign_key="generation_runs.id", index=True, ondelete="CASCADE")
+    job_id: str = Field(max_length=200)
+    media_type: MediaType = Field(sa_column=enum_column(MediaType, 8))
+    tmdb_id: int
+    title: str = Field(default="", max_length=300)
+    reason: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
 
 

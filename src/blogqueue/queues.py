@@ -240,6 +240,10 @@ class Keys:
         scanning the shared event stream."""
         return f"{self.base}:run-logs:{run_id}"
 
+    def worker(self, name: str) -> str:
+        """A worker process's heartbeat: host, pid, concurrency, its current jobs; expires with it."""
+        return f"{self.base}:worker:{name}"
+
     @property
     def cancel_marks(self) -> str:
         """Hash of job id -> {"reason", "at"} for jobs cancelled while active (or about to be)."""

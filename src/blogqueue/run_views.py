@@ -1,6 +1,7 @@
-"""What a person sees of runs: their progress, posts, cost and last log lines, and what a run will
-probably cost. Cost does not grow with history: a status page is two database queries and one
-Redis round trip for its runs; a run's post jobs are read a page at a time."""
+"""What a person sees of runs: their progress, posts written and failed (with the reason), cost
+and last log lines, and what a run will probably cost. Cost does not grow with history: a status
+page is three database queries and one Redis round trip for its runs; a run's post jobs are read a
+page at a time."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.jobqueue import JobQueue, JobSummary, RunSnapshot
-from blogqueue.models import BlogPost, GenerationRun, RunMode
+from blogqueue.models import BlogPost, GenerationRun, PostFailure, RunMode
 from blogqueue.queues import scheduler_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import ACTIVE, FINISHED, RunSpec, get_run
 from blogqueue.schemas import CostEstimate, PostOutcome, PostOutcomePage, RunView, StatusResponse
+from blogqueue.settings import Settings
+from blogqueue.waits import hold_ups
 
 # What one post typically costs in tokens (prompt with facts; a 600-900 word post): for estimates.
 TYPICAL_INPUT_TOKENS = 1_200
@@ -42,13 +45,16 @@ def estimate(spec: RunSpec, registry: ModelRegistry) -> CostEstimate:
 
 
 async def status_page(
-    session: AsyncSession, job_queue: JobQueue, user_id: int, *, run_id: int | None = None, page: int = 1,
-    page_size: int = 10,
+    session: AsyncSession, job_queue: JobQueue, settings: Settings, user_id: int, *,
+    run_id: int | None = None, page: int = 1, page_size: int = 10,
 ) -> StatusResponse:  # fmt: skip
-    """A user's runs, active ones first, newest first, a page at a time."""
+    """A user's runs, active ones first, newest first, a page at a time; while one is unfinished,
+    also what keeps queued jobs waiting (two more Redis round trips)."""
     where = [GenerationRun.user_id == user_id] + ([GenerationRun.id == run_id] if run_id is not None else [])
     rows, total = await _runs_page(session, where, (page - 1) * page_size, page_size)
-    written = await _written_posts(session, [run.id for run in rows if run.id is not None])
+    ids = [run.id for run in rows if run.id is not None]
+    written = await _written_posts(session, ids)
+    failed = await _failed_posts(session, ids)
     await session.commit()  # hand the connection back before waiting on Redis
     schedulers = {
         run.id: scheduler_id(run.id)
@@ -58,8 +64,10 @@ async def status_page(
     snapshots, metrics = await job_queue.run_snapshots(
         [run.id for run in rows if run.id is not None], schedulers, LOG_LINES
     )
-    views = [_view(run, written[run.id or 0], snapshots[run.id or 0]) for run in rows]
-    return StatusResponse(views, metrics, page, page_size, total)
+    views = [_view(run, written[run.id or 0] + failed[run.id or 0], snapshots[run.id or 0]) for run in rows]
+    unfinished = any(run.status not in FINISHED for run in rows)
+    held = await hold_ups(job_queue, settings, metrics) if unfinished else []
+    return StatusResponse(views, metrics, page, page_size, total, held)
 
 
 async def _runs_page(
@@ -121,6 +129,34 @@ async def _written_posts(session: AsyncSession, run_ids: list[int]) -> dict[int,
     return found
 
 
+async def _failed_posts(session: AsyncSession, run_ids: list[int]) -> dict[int, list[PostOutcome]]:
+    """The titles these runs failed for good, with the reason, newest first, up to POSTS_PER_RUN each."""
+    found: dict[int, list[PostOutcome]] = defaultdict(list)
+    if not run_ids:
+        return found
+    query = (
+        select(PostFailure)
+        .where(col(PostFailure.run_id).in_(run_ids))
+        .order_by(col(PostFailure.id).desc())
+        .limit(POSTS_PER_RUN * len(run_ids))
+    )
+    for failure in (await session.exec(query)).all():
+        if len(found[failure.run_id]) < POSTS_PER_RUN:
+            found[failure.run_id].append(failed_outcome(failure))
+    return found
+
+
+def failed_outcome(failure: PostFailure) -> PostOutcome:
+    return PostOutcome(
+        job_id=failure.job_id,
+        tmdb_id=failure.tmdb_id,
+        media_type=str(failure.media_type),
+        state="failed",
+        title=failure.title,
+        reason=failure.reason,
+    )
+
+
 async def _posts_of_jobs(session: AsyncSession, job_ids: list[str]) -> dict[str, PostOutcome]:
     if not job_ids:
         return {}
@@ -147,6 +183,7 @@ def _view(run: GenerationRun, posts: list[PostOutcome], snapshot: RunSnapshot) -
         tokens_in=run.tokens_in,
         tokens_out=run.tokens_out,
         cost_usd=round(run.cost_usd, 6),
+        released=run.released,
         budget_usd=run.budget_usd,
         interval_minutes=run.interval_minutes,
         cron=run.cron,
@@ -172,6 +209,13 @@ async def post_outcomes(
     written = await _posts_of_jobs(session, [job.id for job in jobs])
     await session.commit()
     return PostOutcomePage([_outcome(job, written.get(job.id)) for job in jobs], page, page_size, len(ids))
+
+
+def every_title(view: RunView, jobs: PostOutcomePage) -> list[PostOutcome]:
+    """A run page's titles: those written or failed for good (from the database, so they outlive
+    their jobs), then the ones still queued or running."""
+    known = {post.job_id for post in view.posts}
+    return view.posts + [job for job in jobs.items if job.job_id not in known and job.state != "failed"]
 
 
 def _outcome(job: JobSummary, post: PostOutcome | None) -> PostOutcome:

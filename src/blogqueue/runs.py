@@ -17,10 +17,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import ai_settings
+from blogqueue import ai_settings, claims
 from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
-from blogqueue.models import GenerationRun, RunMode, RunStatus, UsageRecord, User, utcnow
+from blogqueue.models import GenerationRun, PostFailure, RunMode, RunStatus, UsageRecord, User, utcnow
 from blogqueue.payloads import GenerateRun, RunParameters
 from blogqueue.providers import PROVIDERS
 from blogqueue.queues import MAX_PRIORITY, JobName, scheduler_id
@@ -36,7 +36,7 @@ ACTIVE_RUNS_RETRY_S = 30
 MIN_INTERVAL_MINUTES = 5  # a continuous run plans at most this often
 CRON_SAMPLES = 64  # fires of a cron pattern checked for the shortest gap (about 8 ms of croniter)
 CRON_HORIZON = timedelta(days=5 * 365)  # a cron pattern must fire within this
-FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+FINISHED = frozenset({RunStatus.COMPLETED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.CANCELLED})
 ACTIVE = frozenset(RunStatus) - FINISHED  # listed rather than negated, so an index finds them
 
 
@@ -90,7 +90,7 @@ def spec_problems(spec: RunSpec, registry: ModelRegistry) -> list[tuple[str, str
         problems.append(("priority", f"priority must be from 0 to {MAX_PRIORITY}"))
     if spec.budget_usd is not None and not spec.budget_usd > 0:
         problems.append(("budgetUsd", "budgetUsd must be more than 0"))
-    problems += _schedule_problems(spec)
+    problems += schedule_problems(spec)
     try:
         registry.require_usable(spec.model)
     except InvalidInput as err:
@@ -98,7 +98,7 @@ def spec_problems(spec: RunSpec, registry: ModelRegistry) -> list[tuple[str, str
     return problems
 
 
-def _schedule_problems(spec: RunSpec) -> list[tuple[str, str]]:
+def schedule_problems(spec: RunSpec) -> list[tuple[str, str]]:
     if spec.mode is RunMode.BATCH:
         if spec.interval_minutes is not None or spec.cron is not None:
             return [("mode", "intervalMinutes and cron are for continuous runs")]
@@ -344,19 +344,44 @@ async def stop_if_over_budget(session: AsyncSession, job_queue: JobQueue, run: G
     return reason
 
 
+def outcome(written: int, planned: int) -> RunStatus:
+    """What a finished batch run is called: every post written, some, or none."""
+    if planned and written >= planned:
+        return RunStatus.COMPLETED
+    return RunStatus.PARTIAL if written else RunStatus.FAILED
+
+
+async def post_failed(session: AsyncSession, failure: PostFailure) -> None:
+    """Record a post that failed for good, count it on its run, and give its title back to the
+    pool, in one transaction."""
+    session.add(failure)
+    freed = await claims.release(session, failure.media_type, failure.tmdb_id)
+    await bump(session, failure.run_id, posts_failed=1, released=freed)
+    await session.commit()
+
+
+async def _main_reason(session: AsyncSession, run_id: int) -> str:
+    query = (
+        select(PostFailure.reason)
+        .where(PostFailure.run_id == run_id)
+        .group_by(col(PostFailure.reason))
+        .order_by(func.count().desc())
+        .limit(1)
+    )
+    return (await session.exec(query)).first() or ""
+
+
 async def finish_if_done(session: AsyncSession, run_id: int) -> GenerationRun:
-    """Mark the run completed once every planned post has succeeded or failed."""
+    """Once every planned post has been written or has failed, mark the run completed, partial
+    or failed, with a message that names the commonest failure."""
     run = await get_run(session, run_id)
     await session.refresh(run)
     done = run.posts_done + run.posts_failed >= run.planned
     if run.mode == RunMode.BATCH and run.status == RunStatus.RUNNING and done:
-        run.status = RunStatus.COMPLETED
-        run.finished_at = utcnow()
-        run.message = f"{run.posts_done} of {run.planned} posts written" + (
-            f", {run.posts_failed} failed" if run.posts_failed else ""
-        )
-        session.add(run)
-        await session.commit()
+        message = f"{run.posts_done} of {run.planned} posts written"
+        if run.posts_failed:
+            message += f", {run.posts_failed} failed: {await _main_reason(session, run_id)}"
+        await set_status(session, run, outcome(run.posts_done, run.planned), message)
     return run
 
 
@@ -396,7 +421,8 @@ async def _cancel(session: AsyncSession, run: GenerationRun, reason: str) -> Gen
 
 async def stop_run(session: AsyncSession, job_queue: JobQueue, run: GenerationRun, reason: str) -> StopReport:
     """Remove the run's scheduler and its waiting jobs, abort its active ones in whichever worker
-    runs them. Idempotent: stopping a finished run changes nothing and says so."""
+    runs them, and give its unwritten titles back to the pool. Idempotent: stopping a finished run
+    changes nothing and says so."""
     assert run.id is not None
     if run.status in FINISHED:
         return StopReport(run.id, run.status, 0, 0, already_stopped=True)
@@ -405,15 +431,30 @@ async def stop_run(session: AsyncSession, job_queue: JobQueue, run: GenerationRu
     assert run.id is not None
     if run.mode == RunMode.CONTINUOUS:
         await job_queue.remove_scheduler(scheduler_id(run.id))
-    removed = cancelling = 0
+    removed, cancelling = 0, []
     for job_id in await job_queue.run_job_ids(run.id):
         try:
-            outcome = await job_queue.cancel_job(job_id, reason)
+            cancelled = await job_queue.cancel_job(job_id, reason)
         except NotFound:
             continue
-        removed += outcome is CancelOutcome.REMOVED
-        cancelling += outcome is CancelOutcome.CANCELLING
+        removed += cancelled is CancelOutcome.REMOVED
+        if cancelled is CancelOutcome.CANCELLING:
+            cancelling.append(job_id)
     if removed:
         await job_queue.posts_left_queue(str(run.user_id), removed)
+    released = await release_unwritten(session, run, cancelling)
     await job_queue.publish(finished_event(run, f"stopped: {reason}"))
-    return StopReport(run.id, RunStatus.CANCELLED, removed, cancelling)
+    return StopReport(run.id, RunStatus.CANCELLED, removed, len(cancelling), released=released)
+
+
+async def release_unwritten(session: AsyncSession, run: GenerationRun, keep_jobs: list[str]) -> int:
+    """Give a finished run's unwritten titles back to the pool and say so in its message."""
+    assert run.id is not None
+    released = await claims.release_unwritten(session, run.id, keep_jobs)
+    await bump(session, run.id, released=released)
+    if released:
+        run.message += f"; {released} unwritten title{'s' if released != 1 else ''} back to the pool"
+        session.add(run)
+    await session.commit()
+    await session.refresh(run)
+    return released

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 import msgspec
 
-from blogqueue.jobqueue import JobSummary, QueueMetrics
+from blogqueue.jobqueue import JobSummary, LogEntry, QueueMetrics
 from blogqueue.models import PostStatus
 from blogqueue.payloads import RunParameters
 from blogqueue.titles import MediaType
 from blogqueue.users import MAX_EMAIL_LENGTH, MAX_PASSWORD_LENGTH
+from blogqueue.waits import HoldUp
 
 MAX_CLEAN_LIMIT = 10_000
 MAX_PAGE = 1_000_000  # beyond any real listing; page * pageSize stays far inside every integer type
@@ -55,7 +56,7 @@ class PostOutcome(msgspec.Struct, rename="camel"):
     job_id: str
     tmdb_id: int
     media_type: str
-    state: str  # saved | failed | active | waiting | delayed | cancelled
+    state: str  # saved | failed | active | waiting | delayed | prioritized | cancelled
     title: str = ""
     slug: str | None = None
     reason: str | None = None
@@ -68,7 +69,13 @@ class PostOutcome(msgspec.Struct, rename="camel"):
 class RunView(msgspec.Struct, rename="camel"):
     id: int
     user_id: int
-    state: str
+    state: Annotated[
+        str,
+        msgspec.Meta(
+            description="planning | running | completed (every post written) | partial (some failed) | "
+            "failed (nothing written) | cancelled"
+        ),
+    ]
     mode: str
     model: str
     source: str
@@ -81,6 +88,7 @@ class RunView(msgspec.Struct, rename="camel"):
     tokens_in: int
     tokens_out: int
     cost_usd: float
+    released: int  # titles the run gave back to the pool unwritten
     budget_usd: float | None
     interval_minutes: int | None
     cron: str | None
@@ -89,7 +97,7 @@ class RunView(msgspec.Struct, rename="camel"):
     created_at: datetime
     finished_at: datetime | None
     posts: list[PostOutcome]
-    last_logs: list[str]
+    last_logs: list[LogEntry]  # oldest first
 
 
 class StatusResponse(msgspec.Struct, rename="camel"):
@@ -100,6 +108,9 @@ class StatusResponse(msgspec.Struct, rename="camel"):
     page: int = 1
     page_size: int = 10
     total: int = 0
+    hold_ups: list[HoldUp] = msgspec.field(
+        default_factory=list
+    )  # why queued jobs wait, while a run is unfinished
 
 
 class PostOutcomePage(msgspec.Struct, rename="camel"):
@@ -122,10 +133,31 @@ class StopReport(msgspec.Struct, frozen=True, rename="camel"):
     removed: int  # waiting or delayed jobs taken off the queue
     cancelling: int  # active jobs being aborted
     already_stopped: bool = False
+    released: int = 0  # unwritten titles given back to the pool (aborted jobs give theirs as they end)
 
 
 class StopResponse(msgspec.Struct, rename="camel"):
     stopped: list[StopReport]
+
+
+class ScheduleRequest(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    """A continuous run's new schedule: exactly one of the two."""
+
+    interval_minutes: Annotated[int, msgspec.Meta(ge=1, le=MAX_ROW_ID)] | None = None
+    cron: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+
+
+class ScheduleView(msgspec.Struct, frozen=True, rename="camel"):
+    run_id: int
+    state: str  # running | paused
+    interval_minutes: int | None
+    cron: str | None
+
+
+class RetryReport(msgspec.Struct, frozen=True, rename="camel"):
+    run_id: int
+    job_ids: list[str]  # the failed titles' post jobs, queued again
+    skipped: int  # failed titles another run has claimed or written since
 
 
 # -- jobs and the queue -----------------------------------------------------------------------
@@ -179,6 +211,14 @@ class Throughput(msgspec.Struct, frozen=True, rename="camel"):
     per_minute: Annotated[
         float, msgspec.Meta(description="completedLastHour / 60: average completions a minute over that hour")
     ]
+
+
+class DayThroughput(msgspec.Struct, frozen=True, rename="camel"):
+    """Jobs finished per hour over the last 24 hours, oldest first (BullMQ's metrics)."""
+
+    completed: list[int]
+    failed: list[int]
+    peak: int  # the largest hourly count (at least 1): the chart's scale
 
 
 class QueueReport(QueueMetrics, frozen=True, rename="camel"):

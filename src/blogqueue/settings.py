@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     max_stalled_count: int = Field(default=2, ge=0)
     drain_delay_s: int = Field(default=5, ge=1, le=10)
     shutdown_grace_s: float = Field(default=30.0, ge=0)
+    # A worker serves Prometheus metrics on this port (0: any free one, logged); unset: not served.
+    worker_metrics_port: int | None = Field(default=None, ge=0, le=65535)
 
     # Secrets. Unset, `blogqueue up` generates local ones into <data_dir>/secrets (mode 0600).
     encryption_keys: SecretStr | None = None  # Fernet keys, comma-separated; the first encrypts

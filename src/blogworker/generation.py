@@ -12,19 +12,29 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from blogqueue import claims, posts, runs
+from blogqueue import posts, runs
 from blogqueue.ai_settings import resolve_key
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
-from blogqueue.models import BlogPost, CallOutcome, GenerationRun, PostStatus, RunStatus, UsageRecord, utcnow
+from blogqueue.models import (
+    BlogPost,
+    CallOutcome,
+    GenerationRun,
+    PostFailure,
+    PostStatus,
+    RunStatus,
+    UsageRecord,
+    utcnow,
+)
 from blogqueue.payloads import GeneratePost
 from blogqueue.posts import PostRef
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData, RunEvent
 from blogqueue.titles import TitleDetails
-from blogworker import failures
+from blogworker import failures, metrics
 from blogworker.context import Draft, WorkerContext
 from blogworker.envelope import parse_post
+from blogworker.metrics import MeteredGenerator
 from blogworker.prompts import SYSTEM, adjusted_prompt, build_prompt
 from blogworker.providers.base import (
     FailureKind,
@@ -68,7 +78,7 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
         raise Postponed(f"{model.provider} is rate limiting; waiting for it", delay_s=wait_s)
     details = await _details(ctx, payload)
     about = f"writing about {details.title} ({details.year or 'year unknown'}) with {model.id}"
-    generator = svc.generators.get(model.provider, api_key)
+    generator = MeteredGenerator(svc.generators.get(model.provider, api_key))
     result, usage = await _generate_checked(ctx, run, model, details, generator, about)
     return await _save(ctx, run, model, details, result, usage)
 
@@ -187,6 +197,7 @@ async def _charge(
         return
     async with ctx.services.writes, ctx.services.sessions() as session:
         stopped = await runs.charge(session, ctx.services.job_queue, run, record)
+    metrics.charged(record)
     if stopped:
         await ctx.reporter.log(stopped)
 
@@ -206,6 +217,8 @@ async def _save(
         post = await posts.save_post(session, post, usage)
         stopped = await runs.stop_if_over_budget(session, ctx.services.job_queue, run) if usage else ""
         finished = await runs.finish_if_done(session, post.run_id or 0)
+    if usage is not None:
+        metrics.charged(usage)
     saved = PostSavedData(slug=post.slug, tmdb_id=post.tmdb_id, tokens_in=post.tokens_in,
                           tokens_out=post.tokens_out, cost_usd=post.cost_usd)  # fmt: skip
     events: list[RunEvent] = [PostSaved(run_id=run.id or 0, user_id=str(run.user_id), job_id=str(ctx.job.id),
@@ -253,10 +266,17 @@ async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> 
         await _keep_incomplete(ctx, ctx.draft)
     message = failures.reason(err)
     await ctx.reporter.log(f"giving up: {message}")
+    details = ctx.draft.details if isinstance(ctx.draft, PostDraft) else None
+    failure = PostFailure(
+        run_id=payload.run_id,
+        job_id=str(ctx.job.id),
+        media_type=payload.media_type,
+        tmdb_id=payload.tmdb_id,
+        title=details.title if details else "",
+        reason=message,
+    )
     async with ctx.services.sessions() as session:
-        await runs.bump(session, payload.run_id, posts_failed=1)
-        await claims.release(session, payload.media_type, payload.tmdb_id)
-        await session.commit()
+        await runs.post_failed(session, failure)
         finished = await runs.finish_if_done(session, payload.run_id)
     data = PostFailedData(tmdb_id=payload.tmdb_id, media_type=payload.media_type)
     await ctx.publish(PostFailed(run_id=payload.run_id, user_id=payload.user_id, job_id=str(ctx.job.id),
@@ -265,7 +285,7 @@ async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> 
 
 
 async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
-    if run.status == RunStatus.COMPLETED and run.finished_at is not None:
+    if run.status in runs.FINISHED and run.status != RunStatus.CANCELLED and run.finished_at is not None:
         await ctx.publish(runs.finished_event(run))
 
 

@@ -21,6 +21,7 @@ from blogqueue.queues import MAX_PRIORITY, JobName, plan_id, post_job_id
 from blogqueue.run_events import ProgressData
 from blogqueue.titles import MediaType, TitleFilters, TitleSummary
 from blogqueue.tmdb import find_new_titles
+from blogworker import failures
 from blogworker.context import WorkerContext
 
 PLAN_ROUNDS = 3  # find + claim passes, in case parallel runs claim some candidates first
@@ -88,13 +89,14 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
             for _, _, job_id, _ in jobs:
                 with contextlib.suppress(NotFound):
                     await svc.job_queue.cancel_job(job_id, run.message)
+            await runs.release_unwritten(session, run, [])
             return {"runId": run.id, "planned": 0, "skipped": f"run is {run.status}"}
         continuous = run.mode == RunMode.CONTINUOUS
         run.planned = run.planned + len(jobs) if continuous else len(jobs)
         if continuous or jobs:
             await runs.set_status(session, run, RunStatus.RUNNING)
         else:
-            await runs.set_status(session, run, RunStatus.COMPLETED, "no new titles matched")
+            await runs.set_status(session, run, RunStatus.FAILED, "no new titles matched")
             await ctx.publish(runs.finished_event(run))
     await ctx.reporter.log(f"planned {len(jobs)} of {run.requested} posts")
     await ctx.reporter.progress(ProgressData(stage="planned", planned=len(jobs), requested=run.requested))
@@ -120,3 +122,15 @@ async def _post_jobs(
         )
         for index, (media_type, tmdb_id) in enumerate(titles)
     ]
+
+
+async def give_up_planning(ctx: WorkerContext, payload: GenerateRun, err: Exception) -> None:
+    """Planning failed for good (a bad TMDb key, TMDb down past the retries): the run fails with
+    the reason, and a batch run's claimed titles go back to the pool."""
+    async with ctx.services.sessions() as session:
+        run = await runs.get_run(session, payload.run_id)
+        if run.status in runs.FINISHED or run.mode == RunMode.CONTINUOUS:
+            return  # a continuous run plans again next tick
+        await runs.set_status(session, run, RunStatus.FAILED, f"planning failed: {failures.reason(err)}")
+        await runs.release_unwritten(session, run, [])
+    await ctx.publish(runs.finished_event(run))

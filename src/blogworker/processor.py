@@ -24,12 +24,12 @@ from blogqueue.payloads import (
 )
 from blogqueue.queues import JobName
 from blogqueue.settings import Settings
-from blogworker import failures
+from blogworker import failures, metrics
 from blogworker.context import WorkerContext
 from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
 from blogworker.intake import start_requested_run
-from blogworker.planning import plan_run
+from blogworker.planning import give_up_planning, plan_run
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
 from blogworker.services import WorkerServices
@@ -56,7 +56,9 @@ class Handler(Generic[P]):
 
 HANDLERS: Mapping[str, Handler[Any]] = {
     JobName.SELFTEST: Handler(SelfTest, run_selftest),
-    JobName.GENERATE: Handler(GenerateRun, plan_run, without_run_id=Handler(RunRequest, start_requested_run)),
+    JobName.GENERATE: Handler(
+        GenerateRun, plan_run, give_up_planning, without_run_id=Handler(RunRequest, start_requested_run)
+    ),
     JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
 }
 
@@ -98,22 +100,27 @@ class Processor:
             handler = self.handlers.get(job.name)
             handler = handler.variant(job.data) if handler is not None else None
             payload: Any = None
-            try:
-                reason = self.cancellations.reason(str(job.id))
-                if reason is not None:
-                    raise Cancelled(reason)
-                if handler is None:
-                    raise InvalidJob(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
-                payload = decode_payload(job.data, handler.payload_type)
-                if isinstance(payload, RunPayload):
-                    ctx.report_for_run(payload.run_id, payload.user_id)
-                log.info("job_started", attempt=ctx.attempt + 1)
-                return await handler.run(ctx, payload)
-            except Exception as err:
-                failure = await self._settle(ctx, handler, payload, err)
-                if failure is err:
-                    raise
-                raise failure from err
+            async with metrics.timed_job(job.name) as ended:
+                try:
+                    reason = self.cancellations.reason(str(job.id))
+                    if reason is not None:
+                        raise Cancelled(reason)
+                    if handler is None:
+                        raise InvalidJob(f"unknown job name {job.name!r}; known: {', '.join(self.handlers)}")
+                    payload = decode_payload(job.data, handler.payload_type)
+                    if isinstance(payload, RunPayload):
+                        ctx.report_for_run(payload.run_id, payload.user_id)
+                    log.info("job_started", attempt=ctx.attempt + 1)
+                    return await handler.run(ctx, payload)
+                except Exception as err:
+                    final = failures.is_final(err, ctx.attempt, ctx.attempts)
+                    ended.update(
+                        outcome="failed" if final else failures.decide(err).value, reason=type(err).__name__
+                    )
+                    failure = await self._settle(ctx, handler, payload, err)
+                    if failure is err:
+                        raise
+                    raise failure from err
 
     async def _settle(
         self, ctx: WorkerContext, handler: Handler[Any] | None, payload: Any, err: Exception

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import structlog
 from bullmq import Job, Worker
+from redis.exceptions import RedisError
 
 from blogqueue.connection import connection_options
+from blogqueue.jobqueue import Heartbeat
 from blogqueue.queues import PYTHON_WORKER_PREFIX, QUEUE_NAME, Keys, worker_connection_name
 from blogqueue.settings import Settings
+from blogworker import metrics
 from blogworker.cancellation import CancelBridge
 from blogworker.processor import HANDLERS, Handler, Processor
 from blogworker.services import WorkerServices
@@ -25,6 +29,8 @@ log = structlog.get_logger("blogworker")
 METRICS_DATA_POINTS = 2 * 24 * 60  # one point a minute for two days, read by Node's getMetrics
 FORCE_CLOSE_WAIT_S = 5.0
 STARTUP_TIMEOUT_S = 10.0
+HEARTBEAT_S = 5  # how often a worker says what it runs
+HEARTBEAT_TTL_S = 3 * HEARTBEAT_S  # a worker silent this long is gone from the workers view
 
 
 class QueueWorker(Worker):  # type: ignore[misc] # bullmq is untyped
@@ -126,6 +132,8 @@ class WorkerRunner:
         for connection in (self.worker.redisConnection, self.worker.blockingRedisConnection):
             await connection.getRedisVersion()
         log.info("redis_connected", redis=self.settings.redis_display_url)
+        metrics_server = metrics.serve(self.settings.worker_metrics_port)
+        heartbeat_task = asyncio.create_task(self._heartbeats(), name="heartbeat")
         bridge_task = asyncio.create_task(self.cancellations.run(), name="cancel-bridge")
         await asyncio.wait_for(self.cancellations.ready.wait(), STARTUP_TIMEOUT_S)
         run_task = asyncio.create_task(self.worker.run(), name="bullmq-worker")
@@ -139,12 +147,32 @@ class WorkerRunner:
             )
         stop_task.cancel()
         await self._shutdown(run_task)
-        bridge_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await bridge_task
+        for task in (bridge_task, heartbeat_task):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.services.job_queue.forget_worker(self.name)
         await self.services.aclose()
+        if metrics_server is not None:
+            metrics_server.shutdown()
         log.info("worker_stopped", worker=self.name)
         return 1 if crashed else 0
+
+    async def _heartbeats(self) -> None:
+        """Say who we are and what we run, so the workers view can show it; the key expires if we die."""
+        while True:
+            beat = Heartbeat(
+                host=socket.gethostname(),
+                pid=os.getpid(),
+                concurrency=self.settings.worker_concurrency,
+                jobs=[str(job.id) for job, _ in self.worker.jobs],
+                at=int(time.time() * 1000),
+            )
+            try:
+                await self.services.job_queue.beat(self.name, beat, HEARTBEAT_TTL_S)
+            except RedisError as err:  # Redis away for a moment: the next beat says it again
+                log.warning("heartbeat_failed", error=repr(err))
+            await asyncio.sleep(HEARTBEAT_S)
 
     async def _shutdown(self, run_task: asyncio.Task[Any]) -> None:
         """Stop taking jobs; let active ones finish within the grace period, then abort them.

@@ -35,6 +35,7 @@ from webapi.deps import provide_current_user, provide_user_row
 from webapi.errors import EXCEPTION_HANDLERS, BodyCheckedRequest
 from webapi.event_hub import EventHub
 from webapi.headers import add_security_headers
+from webapi.metrics import ApiMetrics, HttpMetricsMiddleware, MetricsController
 from webapi.openapi import openapi_config
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     throttle = LoginThrottle(redis, settings)
     cipher = KeyCipher.from_settings(settings)  # fails at start, not at first use, if misconfigured
     registry = load_registry()
+    api_metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -100,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PostsController,
             QueueController,
             AutoGenerateController,
+            MetricsController,
             *PAGE_HANDLERS,
             static_files(),
         ],
@@ -115,13 +118,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "sessions": Provide(lambda: sessions, sync_to_thread=False),
             "cipher": Provide(lambda: cipher, sync_to_thread=False),
             "registry": Provide(lambda: registry, sync_to_thread=False),
+            "api_metrics": Provide(lambda: api_metrics, sync_to_thread=False),
             "current_user": Provide(provide_current_user, sync_to_thread=False),
             "user_row": Provide(provide_user_row),
         },
         on_app_init=[auth.on_app_init],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         request_class=BodyCheckedRequest,
-        middleware=[AdmissionMiddleware(settings.api_max_in_flight), CsrfMiddleware(settings.cors_origins)],
+        middleware=[
+            HttpMetricsMiddleware(api_metrics),  # outermost: shed and refused requests are counted too
+            AdmissionMiddleware(settings.api_max_in_flight),
+            CsrfMiddleware(settings.cors_origins),
+        ],
         before_send=[add_security_headers],
         openapi_config=openapi_config(),
         cors_config=cors_config(settings),

@@ -49,8 +49,12 @@ def _body(
     return Response(content, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
+def status_of(exc: BlogQueueError) -> int:
+    return next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+
+
 def blogqueue_error(_: Request[Any, Any, Any], exc: BlogQueueError) -> Response[dict[str, object]]:
-    status = next((code for kind, code in STATUS_BY_ERROR.items() if isinstance(exc, kind)), 400)
+    status = status_of(exc)
     pairs = exc.errors if isinstance(exc, InvalidInput) else [(exc.field, exc.message)] if exc.field else []
     details = [{"field": field, "message": message} for field, message in pairs] or None
     headers = None

@@ -168,7 +168,7 @@ async def test_generate_wait_exits_1_when_a_post_failed(
     assert result.returncode == 1, result.stdout + result.stderr
     run_id = started_run(result.stdout)
     assert re.search(r"^failed: .+", result.stdout, re.MULTILINE)
-    assert f"run {run_id} completed: 0 posts saved, 1 failed" in result.stdout
+    assert f"run {run_id} failed: 0 posts saved, 1 failed" in result.stdout
 
 
 async def test_rejected_options_are_named_one_a_line_with_exit_code_2(site: Site) -> None:
@@ -198,8 +198,8 @@ async def test_stop_ends_a_continuous_run_once(site: Site) -> None:
     assert re.search(rf"│ {run_id} +│ continuous every 5 min +│ running +│ 0/0 .*\d\d:\d\d:\d\d +│", table)
     stopped = await blogqueue(site, "stop", "--run", str(run_id), token=site.token)
     assert stopped.returncode == 0, stopped.stderr
-    assert re.fullmatch(rf"run {run_id} stopped: \d+ queued jobs removed, \d+ active jobs cancelling\n",
-                        stopped.stdout)  # fmt: skip
+    assert re.fullmatch(rf"run {run_id} stopped: \d+ queued jobs removed, \d+ active jobs cancelling, "
+                        r"\d+ unwritten titles back to the pool\n", stopped.stdout)  # fmt: skip
     assert (await run_json(site, run_id))["state"] == "cancelled"
     again = await blogqueue(site, "stop", "--run", str(run_id), token=site.token)
     assert (again.returncode, again.stdout) == (0, f"run {run_id} already stopped (cancelled)\n")

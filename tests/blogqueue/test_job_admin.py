@@ -252,3 +252,15 @@ async def test_the_report_has_counts_throughput_and_failure_rate(
 async def _finished_at(job_queue: JobQueue, job_id: str) -> int:
     job = await job_queue._queue.getJob(job_id)
     return int(job.finishedOn)
+
+
+def test_per_hour_puts_bullmqs_minutes_in_the_right_hours() -> None:
+    minute = 60_000
+    now = 1_000 * 60 * minute + 30_000  # half a minute into minute 60000
+    meta = {"prevTS": str(now - 2 * minute), "count": "10", "prevCount": "7"}  # 3 in the minute 2 ago
+    points = ["1"] * 58 + ["5"] + ["2"] * 200  # minutes 3..60 ago: 1 each; 61 ago: 5; older: 2 each
+    hours = job_admin.per_hour(meta, points, now, hours=3)
+    assert hours[2] == 3 + 57  # the current hour: minutes 0-59 ago (minute 60's point falls in the next)
+    assert hours[1] == 1 + 5 + 58 * 2  # minutes 60-119 ago
+    assert hours[0] == 60 * 2  # minutes 120-179 ago
+    assert job_admin.per_hour({}, [], now) == [0] * 24

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import select
 
 from blogfakes.tmdb_server import API_KEY
-from blogqueue import ai_settings, db, runs, users
+from blogqueue import ai_settings, claims, db, runs, users
 from blogqueue.ai_settings import AiSettingsUpdate
 from blogqueue.crypto import KeyCipher
 from blogqueue.jobqueue import JobQueue
@@ -22,7 +22,7 @@ from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from tests.conftest import make_settings
 
-FINISHED = {"completed", "failed", "cancelled"}
+FINISHED = {"completed", "partial", "failed", "cancelled"}
 
 
 def pipeline_settings(
@@ -88,6 +88,13 @@ class Pipeline:
             if time.monotonic() > deadline:
                 raise AssertionError(f"run {run_id} still {run.status} after {timeout} s: {run}")
             await asyncio.sleep(0.1)
+
+    async def claims(self, run_id: int) -> set[tuple[str, int]]:
+        async def load(session: Any) -> set[tuple[str, int]]:
+            return {(c.media_type, c.tmdb_id) for c in await claims.claims_of(session, run_id)}
+
+        found: set[tuple[str, int]] = await self.session_do(load)
+        return found
 
     async def posts(self, run_id: int | None = None) -> list[BlogPost]:
         async def load(session: Any) -> list[BlogPost]:

@@ -126,7 +126,11 @@ async def test_a_run_of_ten_with_one_title_gone_saves_nine_with_their_cost(
     await pipeline.set_key(openai_api_key=GOOD_KEY)
     start_worker(pipeline.settings)
     run = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 10))
-    assert (run.status, run.planned, run.posts_done, run.posts_failed) == ("completed", 10, 9, 1)
+    assert (run.status, run.planned, run.posts_done, run.posts_failed) == ("partial", 10, 9, 1)
+    assert run.message.startswith(
+        f"9 of 10 posts written, 1 failed: TMDb has nothing at /movie/{FIRST_ID + 2}"
+    )
+    assert (MediaType.MOVIE, FIRST_ID + 2) not in await pipeline.claims(run.id or 0)  # back in the pool
     posts = await pipeline.posts(run.id)
     assert len(posts) == 9
     assert len({p.tmdb_id for p in posts}) == 9
@@ -183,7 +187,8 @@ async def test_a_rate_limit_waits_as_told_without_spending_an_attempt(
 
 async def test_a_quota_error_fails_at_once_with_a_clear_reason(pipeline: Pipeline, start_worker: Any) -> None:
     run, job = await _single(pipeline, start_worker, "sk-proj-x-quota-1")
-    assert (run.posts_done, run.posts_failed) == (0, 1)
+    assert (run.status, run.posts_done, run.posts_failed, run.released) == ("failed", 0, 1, 1)
+    assert "quota" in run.message.lower()
     assert job.attemptsMade == 1
     assert "quota" in job.failedReason.lower()
 
@@ -378,14 +383,55 @@ async def test_a_run_stops_itself_when_its_budget_is_spent(
     created = await pipeline.session_do(
         lambda session: runs.create_run(session, pipeline.queue, pipeline.user_id, spec)
     )
-    run = await pipeline.wait_finished(created.id)
+    await pipeline.wait_finished(created.id)
     await asyncio.sleep(1.0)  # nothing more is written after the stop
+    run = await pipeline.run(created.id)
     posts = await pipeline.posts(run.id)
     await pipeline.queue.close()
     assert run.status == "cancelled"
     assert run.message.startswith("budget reached")
+    assert run.message.endswith("; 7 unwritten titles back to the pool")
     assert len(posts) == 3  # the third call crossed the budget; its post was already written
     assert run.cost_usd == pytest.approx(3 * per_post)
+    assert await pipeline.claims(run.id or 0) == {(post.media_type, post.tmdb_id) for post in posts}
+
+
+async def test_a_stopped_runs_unwritten_titles_are_picked_by_the_next_run(
+    redis_url: str, tmp_path: Path, fake_tmdb: FakeTmdb, start_worker: Any
+) -> None:
+    with start_fake_ai(latency_s=0.3) as ai:
+        settings = pipeline_settings(
+            redis_url, tmp_path / "data", fake_tmdb.url, ai.url, worker_concurrency=1
+        )
+        pipeline = await open_pipeline(settings)
+        await pipeline.set_key(openai_api_key=GOOD_KEY)
+        start_worker(settings)
+        first = await pipeline.start_run("gpt-6.2-sol", 6)
+
+        async def one_written() -> bool:
+            return len(await pipeline.posts(first)) >= 1
+
+        await wait_for(one_written, timeout=20)
+        report = await pipeline.session_do(lambda session: _stop(session, pipeline, first))
+        stopped = await pipeline.wait_finished(first)
+        await asyncio.sleep(1.0)  # the aborted job ends and gives its title back too
+        written = {(post.media_type, post.tmdb_id) for post in await pipeline.posts(first)}
+        assert report.released >= 6 - len(written) - report.cancelling > 0
+        assert await pipeline.claims(first) == written  # no orphan claims
+        planned = {(MediaType.MOVIE, int(job_id.rsplit("-", 1)[1]))
+                   for job_id in await pipeline.queue.run_job_ids(first) if "-movie-" in job_id}  # fmt: skip
+        unwritten = planned - written
+        second = await pipeline.wait_finished(await pipeline.start_run("gpt-6.2-sol", 6), timeout=60)
+        reused = {(post.media_type, post.tmdb_id) for post in await pipeline.posts(second.id)}
+        await pipeline.queue.close()
+    assert stopped.status == "cancelled" and "back to the pool" in stopped.message
+    assert second.status == "completed"
+    assert len(planned) == 6
+    assert unwritten <= reused  # the listing's first titles, freed by the stop, are written now
+
+
+async def _stop(session: Any, pipeline: Pipeline, run_id: int) -> Any:
+    return await runs.stop_run(session, pipeline.queue, await runs.get_run(session, run_id), "by request")
 
 
 async def test_a_small_batch_is_not_stuck_behind_a_big_one(

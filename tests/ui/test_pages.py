@@ -56,10 +56,10 @@ async def test_batch_run_streams_progress_and_logs_then_opens_the_post(page: Pag
     await page.locator("#start").click()
 
     run = page.locator(".run[data-run-id]").first
-    await expect(run.locator(".run-count")).to_have_text("3/3")
-    await expect(run.locator(".run-progress")).to_have_attribute("value", "3")
-    await expect(run.locator(".run-progress")).to_have_attribute("max", "3")
-    await expect(run.locator(".run-percent")).to_have_text("100 %")
+    await expect(run.locator(".run-count")).to_have_text("3/3 written")
+    await expect(run.locator(".run-track")).to_have_attribute("data-done", "3")
+    await expect(run.locator(".run-track")).to_have_attribute("data-failed", "0")
+    await expect(run.locator(".run-percent")).to_have_text("100 % finished")
     await expect(run.locator(".run-state")).to_have_text("completed")
     await expect(run.locator("table.run-posts a.run-post-link")).to_have_count(3)
     await expect(page.locator("#log")).to_contain_text(re.compile(r"\[run \d+\] .+"))
@@ -136,14 +136,17 @@ def test_markdown_from_a_model_cannot_run_script() -> None:
     assert 'href="javascript' not in html
 
 
-async def test_no_page_breaks_the_content_security_policy(page: Page, site: Site) -> None:
+async def test_no_page_breaks_the_content_security_policy_or_misses_a_file(page: Page, site: Site) -> None:
     blocked: list[str] = []
+    missing: list[str] = []
     page.on(
         "console",
         lambda message: blocked.append(message.text) if "Content Security Policy" in message.text else None,
     )
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
     await sign_in(page, site)
     for path in ("/admin/blog/auto-generate", "/admin/settings/ai", "/admin/blog/posts", "/admin/queue"):
         await page.goto(site.url + path)
         await page.wait_for_load_state("networkidle")
     assert blocked == []
+    assert missing == []  # the favicon included

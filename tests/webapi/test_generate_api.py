@@ -48,7 +48,8 @@ async def test_a_batch_run_starts_and_reports_its_progress(site: Site, start_wor
     assert (run["done"], run["failed"], run["planned"], run["progress"]) == (3, 0, 3, 100.0)
     assert [post["state"] for post in run["posts"]] == ["saved"] * 3
     assert all(post["slug"] for post in run["posts"])
-    assert any(line.startswith("saved as") for line in run["lastLogs"])
+    assert any(line["message"].startswith("saved as") for line in run["lastLogs"])
+    assert all(line["at"] > 0 and line["jobId"] for line in run["lastLogs"])
     assert {"waiting", "active", "completed", "failed", "delayed"} <= set(
         (await site.client.get(f"{BASE}/status", headers=site.headers["admin"])).json()["queue"]
     )
@@ -138,3 +139,28 @@ async def test_stop_removes_waiting_posts_and_nothing_more_is_written(site: Site
     metrics = await queue.get_queue_metrics()
     assert metrics.waiting == metrics.prioritized == 0
     await queue.close()
+
+
+async def test_retry_failed_is_refused_for_a_run_without_failures_or_missing(
+    site: Site, start_worker: Any
+) -> None:
+    start_worker(site.settings)
+    admin = site.headers["admin"]
+    response = await site.client.post(BASE, json={**BATCH, "count": 1}, headers=admin)
+    run_id = response.json()["runId"]
+    await _until(site, run_id, {"completed"})
+    refused = await site.client.post(f"{BASE}/runs/{run_id}/retry-failed", headers=admin)
+    assert refused.status_code == 409
+    assert refused.json()["error"] == (
+        f"run {run_id} is completed: only a finished batch run with failed posts can retry them"
+    )
+    paused = await site.client.post(f"{BASE}/runs/{run_id}/pause", headers=admin)
+    assert paused.status_code == 409
+    assert "this needs a continuous run running" in paused.json()["error"]
+    unknown = await site.client.post(f"{BASE}/runs/{run_id}/explode", headers=admin)
+    assert unknown.status_code == 422
+    assert "action" in unknown.text
+    missing = await site.client.post(f"{BASE}/runs/999999/retry-failed", headers=admin)
+    assert missing.status_code == 404
+    forbidden = await site.client.post(f"{BASE}/runs/{run_id}/retry-failed", headers=site.headers["alice"])
+    assert forbidden.status_code == 403

@@ -56,3 +56,11 @@ async def test_a_disabled_admin_is_sent_to_sign_in_again(site: Site) -> None:
     assert (
         page.status_code == 303 and page.headers["location"] == "/login?next=/admin/settings/ai%3Ftab%3Dkeys"
     )
+
+
+async def test_the_favicon_answers_without_a_session(site: Site) -> None:
+    response = await site.client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    assert response.text.startswith("<svg")
+    assert "max-age=86400" in response.headers["cache-control"]

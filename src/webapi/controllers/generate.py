@@ -9,12 +9,12 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
-from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import run_events, run_views, runs, users
+from blogqueue import retries, run_events, run_views, runs, schedules, users
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun
 from blogqueue.queues import is_stream_id
@@ -25,6 +25,9 @@ from blogqueue.schemas import (
     MAX_ROW_ID,
     AutoGenerateRequest,
     PostOutcomePage,
+    RetryReport,
+    ScheduleRequest,
+    ScheduleView,
     StartedRun,
     StatusResponse,
     StopRequest,
@@ -91,13 +94,20 @@ class AutoGenerateController(Controller):
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
         runId: OptionalId = None,  # noqa: N803 - the seed's query names
         userId: OptionalId = None,  # noqa: N803
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=run_views.MAX_RUNS_PER_PAGE)] = 10,  # noqa: N803
     ) -> StatusResponse:
         return await run_views.status_page(
-            db_session, job_queue, userId or request.user.id, run_id=runId, page=page, page_size=pageSize
+            db_session,
+            job_queue,
+            settings,
+            userId or request.user.id,
+            run_id=runId,
+            page=page,
+            page_size=pageSize,
         )
 
     @get(
@@ -114,6 +124,53 @@ class AutoGenerateController(Controller):
         pageSize: Annotated[int, QueryParameter(ge=1, le=100)] = 50,  # noqa: N803
     ) -> PostOutcomePage:
         return await run_views.post_outcomes(db_session, job_queue, run_id, page=page, page_size=pageSize)
+
+    @post(
+        "/runs/{run_id:int}/schedule",
+        status_code=200,
+        summary="Change a continuous run's schedule: intervalMinutes or cron (the next batch is planned now)",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def reschedule(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+        data: JSONBody[ScheduleRequest],
+    ) -> ScheduleView:
+        run = await runs.get_run(db_session, run_id)
+        return schedules.view(await schedules.reschedule(db_session, job_queue, run, data))
+
+    @post(
+        "/runs/{run_id:int}/{action:str}",
+        status_code=200,
+        summary="pause: a running continuous run ticks no more until resume, which plans a batch now",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def pause_or_resume(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+        action: FromPath[schedules.Switch],
+    ) -> ScheduleView:
+        run = await runs.get_run(db_session, run_id)
+        return schedules.view(await schedules.switch(db_session, job_queue, run, action))
+
+    @post(
+        "/runs/{run_id:int}/retry-failed",
+        status_code=202,
+        summary="Queue a finished batch run's failed titles again (409 if it has none or is not finished)",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def retry_failed(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+    ) -> RetryReport:
+        run = await runs.get_run(db_session, run_id)
+        return await retries.retry_failed(db_session, job_queue, run)
 
     @post(
         "/stop",

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import job_admin
+from blogqueue import job_admin, removals
 from blogqueue.job_admin import MAX_PAGE_SIZE
 from blogqueue.jobqueue import JobQueue
 from blogqueue.queues import LISTED_STATES
@@ -103,6 +104,7 @@ class JobsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         job_queue: NamedDependency[JobQueue],
+        db_session: NamedDependency[AsyncSession],
         job_id: FromPath[str],
     ) -> None:
-        await job_admin.remove_job(job_queue, request.user, job_id)
+        await removals.remove_job(db_session, job_queue, request.user, job_id)

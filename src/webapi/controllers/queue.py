@@ -7,7 +7,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from blogqueue import job_admin
-from blogqueue.jobqueue import JobQueue
+from blogqueue.jobqueue import JobQueue, LiveWorker
 from blogqueue.schemas import CleanRequest, CleanResult, QueueReport
 from webapi.auth import require_admin
 from webapi.openapi import errors
@@ -25,6 +25,14 @@ class QueueController(Controller):
     )
     async def metrics(self, job_queue: NamedDependency[JobQueue]) -> QueueReport:
         return await job_admin.queue_report(job_queue)
+
+    @get(
+        "/workers",
+        summary="Workers on the queue; ours with host, pid, concurrency, current jobs, last heartbeat",
+        responses=errors(403),
+    )
+    async def workers(self, job_queue: NamedDependency[JobQueue]) -> list[LiveWorker]:
+        return await job_queue.workers()
 
     @post(
         "/clean",

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from itertools import groupby
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, QueryParameter
-from litestar.response import Template
+from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
+from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import ai_settings, job_admin, posts
+from blogqueue import ai_settings, job_admin, posts, run_views, runs
 from blogqueue.errors import NotFound, Unauthorized
+from blogqueue.job_labels import label_jobs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
 from blogqueue.providers import PROVIDERS, keyed
@@ -23,12 +25,14 @@ from blogqueue.run_views import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
 from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
+from blogqueue.waits import STATE_WORDS, hold_ups
 from webapi.auth import CurrentUser
 from webapi.pages.markdown import render_markdown
 from webapi.pages.session import EXCLUDE, AdminsOnly, page_user, to_sign_in
 
 POSTS_PER_PAGE = 20
 JOBS_PER_PAGE = 50
+RUN_TITLES = 100  # a run page lists this many of its titles (a batch has at most 50)
 
 
 def _page(name: str, user: CurrentUser, **context: Any) -> Template:
@@ -108,6 +112,24 @@ class AdminPages(Controller):
             media_types=list(MediaType),
         )
 
+    @get("/blog/runs/{run_id:int}")
+    async def run_page(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
+        run_id: Annotated[int, PathParameter(ge=1, le=MAX_ROW_ID)],
+    ) -> Template:
+        run = await runs.get_run(db_session, run_id)
+        status = await run_views.status_page(db_session, job_queue, settings, run.user_id, run_id=run_id)
+        jobs = await run_views.post_outcomes(db_session, job_queue, run_id, page=1, page_size=RUN_TITLES)
+        (view,) = status.runs
+        titles = run_views.every_title(view, jobs)
+        return _page("run.html", current_user, run=view, filters=run.filters, priority=run.priority,
+                     plan_job_id=run.plan_job_id, titles=titles, hold_ups=status.hold_ups,
+                     words=STATE_WORDS, more=jobs.total > RUN_TITLES)  # fmt: skip
+
     @get("/blog/posts")
     async def posts_page(
         self,
@@ -156,22 +178,44 @@ class AdminPages(Controller):
         self,
         current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
+        db_session: NamedDependency[AsyncSession],
         job_state: Annotated[str, QueryParameter(name="state")] = "waiting",  # `state` is reserved
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
     ) -> Template:
         chosen = _enum_or_none(JobState, job_state) or JobState.WAITING
         report = await job_admin.queue_report(job_queue)
         jobs = await job_admin.list_jobs(job_queue, chosen, owner=None, page=page, page_size=JOBS_PER_PAGE)
-        return _page(
-            "queue.html", current_user, report=report, jobs=jobs, chosen=chosen, states=LISTED_STATES
-        )
+        held = await hold_ups(job_queue, settings, report)
+        day = await job_admin.daily_throughput(job_queue)
+        labels = await label_jobs(db_session, jobs.items)
+        return _page("queue.html", current_user, report=report, jobs=jobs, chosen=chosen, labels=labels,
+                     states=LISTED_STATES, words=STATE_WORDS, hold_ups=held, day=day)  # fmt: skip
+
+    @get("/queue/find")
+    async def find_job(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        job_id: Annotated[str, QueryParameter(name="id", max_length=300)] = "",
+    ) -> Redirect:
+        """The search box: a job id goes to its page (which says so when there is no such job)."""
+        target = f"/admin/queue/jobs/{quote(job_id.strip(), safe='')}" if job_id.strip() else "/admin/queue"
+        return Redirect(target, status_code=303)
+
+    @get("/queue/workers")
+    async def workers_page(
+        self, current_user: NamedDependency[CurrentUser], job_queue: NamedDependency[JobQueue]
+    ) -> Template:
+        return _page("workers.html", current_user, workers=await job_queue.workers())
 
     @get("/queue/jobs/{job_id:str}")
     async def job_page(
         self,
         current_user: NamedDependency[CurrentUser],
         job_queue: NamedDependency[JobQueue],
+        db_session: NamedDependency[AsyncSession],
         job_id: FromPath[str],
     ) -> Template:
         job = await job_admin.get_job(job_queue, current_user, job_id)
-        return _page("job.html", current_user, job=job)
+        labels = await label_jobs(db_session, [job])
+        return _page("job.html", current_user, job=job, label=labels[job.id], words=STATE_WORDS)

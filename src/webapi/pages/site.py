@@ -1,15 +1,17 @@
-"""Sign in and out with a plain HTML form; the session is the API's cookie."""
+"""Sign in and out with a plain HTML form (the session is the API's cookie), and the favicon."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import CacheControlHeader
 from litestar.di import NamedDependency
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromQuery
-from litestar.response import Redirect, Template
+from litestar.response import File, Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.errors import TooManyRequests, Unauthorized
@@ -19,6 +21,7 @@ from webapi.auth import SESSION_COOKIE, Sessions, client_address, sign_in
 from webapi.pages.session import EXCLUDE, safe_next
 
 HOME = "/admin/blog/auto-generate"
+FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
 
 @dataclass
@@ -40,6 +43,11 @@ class SiteController(Controller):
     @get("/")
     async def root(self) -> Redirect:
         return Redirect(HOME, status_code=303)
+
+    @get("/favicon.ico", cache_control=CacheControlHeader(max_age=86_400))
+    async def favicon(self) -> File:
+        """Browsers and crawlers ask for it on every page; an SVG answers as an icon everywhere it is used."""
+        return File(FAVICON, media_type="image/svg+xml", content_disposition_type="inline")
 
     @get("/login")
     async def login_form(self, next: FromQuery[str | None] = None) -> Template:

@@ -2,14 +2,19 @@
 (() => {
   const BASE = "/api/admin/blog/auto-generate";
   const TYPICAL = "about 1200 input and 1400 output tokens per post";
-  const FINISHED = new Set(["completed", "failed", "cancelled"]);
+  const FINISHED = new Set(["completed", "partial", "failed", "cancelled"]);
   const MAX_LOG_LINES = 2000;
   const $ = (id) => document.getElementById(id);
   const form = $("generate-form");
   const runsBox = $("runs");
   const logBox = $("log");
   const watched = new Set(); // runs shown in the live panel: active ones and those started here
-  const logged = new Set(); // runs that have put lines in the log console
+  const refilled = new Set(); // runs whose recent log lines were put back after a (re)load
+  const logKeys = new Set(); // log lines in the console, so a refill does not repeat live ones
+  const titles = new Map(); // post job id -> the title it writes about, read from its log lines
+  const POST_JOB = /-(movie|tv)-(\d+)$/;
+  const STATE_WORDS = { saved: "written", prioritized: "queued", waiting: "waiting for a worker", delayed: "scheduled", active: "being written" };
+  const HOLD_UP_REFRESH_MS = 5000; // while jobs are held, so the expected times stay current
 
   // --- the form: estimate, continuous interval, start ---------------------------------------
   function estimate() {
@@ -81,35 +86,40 @@
     if (section) return section;
     section = el("section", { class: "run", "data-run-id": run.id });
     const head = el("div", { class: "run-head" });
-    head.append(el("h3", {}, "Run " + run.id), el("span", { class: "run-meta" }), el("span", { class: "badge run-state" }));
+    const title = el("h3");
+    title.append(el("a", { class: "run-link", href: "/admin/blog/runs/" + run.id }, "Run " + run.id));
+    head.append(title, el("span", { class: "run-meta" }), el("span", { class: "badge run-state" }));
     const stop = el("button", { type: "button", class: "danger small stop-run" }, "Stop");
     stop.addEventListener("click", () => stopRun(run.id, stop));
     head.append(stop);
     const bar = el("div", { class: "run-bar" });
-    bar.append(
-      el("progress", { class: "run-progress", value: "0", max: "1", "aria-label": "Run " + run.id + " progress" }),
-      el("span", { class: "run-count" }), el("span", { class: "run-percent muted" }),
-    );
+    const track = el("div", { class: "run-track", role: "img" });
+    track.append(el("span", { class: "run-done" }), el("span", { class: "run-failed" }));
+    bar.append(track, el("span", { class: "run-count" }), el("span", { class: "run-percent muted" }));
     const table = el("table", { class: "run-posts" });
     table.innerHTML = "<thead><tr><th scope='col'>Title</th><th scope='col'>State</th>" +
       "<th scope='col'>Tokens</th><th scope='col'>Cost</th></tr></thead><tbody></tbody>";
     const scroll = el("div", { class: "scroll" });
     scroll.append(table);
     section.append(head, bar, el("p", { class: "current-post muted", "aria-live": "polite" }),
+      el("p", { class: "run-waits warn-text", "aria-live": "polite" }),
       el("p", { class: "run-message" }), scroll);
     runsBox.prepend(section);
     return section;
   }
 
-  function renderRun(run) {
+  function renderRun(run, holdUps) {
     const section = runSection(run);
     const finished = FINISHED.has(run.state);
     const planned = run.planned || run.requested;
-    const progress = section.querySelector(".run-progress");
-    progress.max = Math.max(planned, 1);
-    progress.value = run.done + run.failed;
-    section.querySelector(".run-count").textContent = (run.done + run.failed) + "/" + planned;
-    section.querySelector(".run-percent").textContent = Math.round(run.progress) + " %";
+    // Written and failed posts are two segments of one bar, so a run that failed never looks full and green.
+    const track = section.querySelector(".run-track");
+    Object.assign(track.dataset, { done: run.done, failed: run.failed, planned });
+    track.setAttribute("aria-label", "Run " + run.id + ": " + counts(run));
+    section.querySelector(".run-done").style.width = (100 * run.done / Math.max(planned, 1)) + "%";
+    section.querySelector(".run-failed").style.width = (100 * run.failed / Math.max(planned, 1)) + "%";
+    section.querySelector(".run-count").textContent = counts(run);
+    section.querySelector(".run-percent").textContent = Math.round(run.progress) + " % finished";
     section.querySelector(".run-meta").textContent = run.mode + " · " + run.model + " · " +
       run.source.replace(/_/g, " ") + " " + run.mediaType + " · " + bq.usd(run.costUsd) +
       (run.budgetUsd != null ? " of " + bq.usd(run.budgetUsd) : "") +
@@ -120,12 +130,36 @@
     section.querySelector(".stop-run").hidden = finished;
     section.querySelector(".run-message").textContent = run.message || "";
     if (finished) section.querySelector(".current-post").textContent = "";
+    const idle = !finished && run.done + run.failed < (run.planned || run.requested);
+    section.querySelector(".run-waits").textContent = idle && holdUps.length ?
+      "Waiting: " + holdUps.map((hold) => hold.message).join("; ") : "";
     const body = section.querySelector("tbody");
     body.replaceChildren(...run.posts.map(postRow));
-    if (!logged.has(run.id) && run.lastLogs.length && (finished || !watched.has(run.id))) {
-      logged.add(run.id);
-      run.lastLogs.forEach((line) => appendLog("[run " + run.id + "] " + line));
+    if (!refilled.has(run.id)) refill(run, section);
+  }
+
+  // After a reload: the run's recent log lines (older than anything live, so they go first) and,
+  // while it runs, what its newest post job last said.
+  function refill(run, section) {
+    refilled.add(run.id);
+    const lines = run.lastLogs.map((entry) => logLine(run.id, entry.jobId, entry.message, entry.at)).filter(Boolean);
+    logBox.prepend(...lines.map((line) => document.createTextNode(line + "\n")));
+    const current = run.lastLogs.filter((entry) => POST_JOB.test(entry.jobId)).pop();
+    if (current && !FINISHED.has(run.state) && !section.querySelector(".current-post").textContent) {
+      section.querySelector(".current-post").textContent = "Current post: " + postName(current.jobId) + " — " +
+        current.message + " (" + clock(current.at) + ")";
     }
+  }
+
+  function postName(jobId) {
+    const match = POST_JOB.exec(jobId);
+    return titles.get(jobId) || (match ? match[1] + " " + match[2] : jobId);
+  }
+
+  function counts(run) {
+    const planned = run.planned || run.requested;
+    return run.done + "/" + planned + " written" + (run.failed ? " · " + run.failed + " failed" : "") +
+      (run.released ? " · " + run.released + " back to the pool" : "");
   }
 
   function postRow(post) {
@@ -136,7 +170,7 @@
     } else {
       title.textContent = post.title || post.mediaType + " " + post.tmdbId;
     }
-    const state = el("td", {}, post.state + (post.reason ? ": " + post.reason : ""));
+    const state = el("td", {}, (STATE_WORDS[post.state] || post.state) + (post.reason ? ": " + post.reason : ""));
     row.append(title, state, el("td", {}, String(post.tokensIn + post.tokensOut)), el("td", {}, bq.usd(post.costUsd)));
     return row;
   }
@@ -145,9 +179,11 @@
     const list = $("recent-runs");
     list.replaceChildren(...runs.map((run) => {
       const item = el("li", { "data-run-id": run.id });
-      item.append(el("strong", {}, "Run " + run.id), " " + run.state + " · " + run.mode + " · " + run.model +
-        " · " + (run.done + run.failed) + "/" + (run.planned || run.requested) + " · " + bq.usd(run.costUsd) +
+      item.append(el("a", { class: "run-link", href: "/admin/blog/runs/" + run.id }, "Run " + run.id), " ",
+        el("span", { class: "badge " + run.state }, run.state),
+        " " + run.mode + " · " + run.model + " · " + counts(run) + " · " + bq.usd(run.costUsd) +
         " · " + new Date(run.createdAt).toLocaleString() + " ");
+      if (run.message) item.append(el("span", { class: "muted recent-message" }, run.message), " ");
       item.append(el("a", { href: "/admin/blog/posts?runId=" + run.id }, "posts"));
       return item;
     }));
@@ -155,6 +191,7 @@
   }
 
   const REFRESH_GAP_MS = 500;
+  let holdUpTimer = 0;
   let fetching = false;
   let again = false;
   async function refresh() {
@@ -166,8 +203,12 @@
       for (const run of result.data.runs) {
         if (!FINISHED.has(run.state)) watched.add(run.id);
       }
+      // After a reload the newest run stays in view, finished or not, with its outcome and reasons.
+      if (!watched.size && result.data.runs.length) watched.add(Math.max(...result.data.runs.map((run) => run.id)));
       const shown = result.data.runs.filter((run) => watched.has(run.id));
-      shown.slice().reverse().forEach(renderRun);
+      shown.slice().reverse().forEach((run) => renderRun(run, result.data.holdUps));
+      clearTimeout(holdUpTimer);
+      if (result.data.holdUps.length) holdUpTimer = setTimeout(refresh, HOLD_UP_REFRESH_MS);
       $("no-runs").hidden = shown.length > 0;
       renderRecent(result.data.runs);
     } finally {
@@ -189,7 +230,21 @@
   logBox.addEventListener("scroll", () => {
     follow = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 8;
   });
-  function appendLog(line) {
+  const clock = (ms) => (ms ? new Date(Number(ms)).toLocaleTimeString() : "--:--:--");
+
+  // The console's text for one line, remembered so it is shown once; null when already shown.
+  function logLine(runId, jobId, message, at) {
+    const about = /^writing about (.+) with /.exec(message);
+    if (about && jobId) titles.set(jobId, about[1]);
+    const key = runId + "|" + jobId + "|" + message;
+    if (logKeys.has(key)) return null;
+    logKeys.add(key);
+    return clock(at) + " [run " + runId + "] " + message;
+  }
+
+  function appendLog(runId, jobId, message, at) {
+    const line = logLine(runId, jobId, message, at);
+    if (line === null) return;
     logBox.append(document.createTextNode(line + "\n"));
     while (logBox.childNodes.length > MAX_LOG_LINES) logBox.firstChild.remove();
     if (follow) logBox.scrollTop = logBox.scrollHeight;
@@ -199,23 +254,24 @@
   // status is fetched again so nothing shown stays stale while it does.
   const events = new EventSource(BASE + "/events");
   const parse = (event) => JSON.parse(event.data);
+  const sentAt = (event) => Number(String(event.lastEventId).split("-")[0]) || Date.now(); // stream ids start with ms
   events.addEventListener("run-log", (event) => {
     const data = parse(event);
-    logged.add(data.runId);
-    appendLog("[run " + data.runId + "] " + data.message);
+    appendLog(data.runId, data.jobId, data.message, sentAt(event));
   });
   events.addEventListener("run-progress", (event) => {
     const data = parse(event);
     const section = runsBox.querySelector('.run[data-run-id="' + data.runId + '"]');
     if (!section) return refresh();
+    if (!POST_JOB.test(data.jobId)) return; // the planning job's progress is the run's, not a post's
     const stage = data.stage || "working";
     const chars = data.chars != null ? ": " + data.chars + " characters" : "";
-    section.querySelector(".current-post").textContent = "Current post " + data.jobId.split("-").slice(-2).join(" ") + " — " + stage + chars;
+    section.querySelector(".current-post").textContent = "Current post: " + postName(data.jobId) + " — " + stage + chars;
   });
   for (const kind of ["post-saved", "post-failed", "run-finished"]) {
     events.addEventListener(kind, (event) => {
       const data = parse(event);
-      if (data.message) { logged.add(data.runId); appendLog("[run " + data.runId + "] " + data.message); }
+      if (data.message) appendLog(data.runId, data.jobId, data.message, sentAt(event));
       refresh();
     });
   }

@@ -1,33 +1,79 @@
 "use strict";
+// The queue page and a job page: actions through the API, each confirmed when it destroys, with a
+// notice after it; the queue page refreshes its counts, hold-ups and list every few seconds by
+// fetching itself and swapping those parts in (one renderer: the server's template).
 (() => {
-  const message = document.getElementById("queue-message");
+  const REFRESH_MS = 3000;
+  const LIVE_PARTS = ["queue-counts", "throughput", "throughput-day", "hold-ups", "job-total", "jobs"];
+  const $ = (id) => document.getElementById(id);
+  const message = $("queue-message");
+  const count = (state) => Number($("queue-counts")?.querySelector('dd[data-state="' + state + '"]')?.textContent || 0);
 
-  document.querySelectorAll(".job-action").forEach((button) => {
-    button.addEventListener("click", async () => {
-      const id = button.closest("[data-job-id]").dataset.jobId;
-      const action = button.dataset.action;
-      const url = "/api/jobs/" + encodeURIComponent(id) + (action === "remove" ? "" : "/" + action);
-      const result = await bq.api(action === "remove" ? "DELETE" : "POST", url);
-      if (!result.ok) return bq.say(message, result.data?.error || "failed", "error");
-      if (action === "remove" && document.getElementById("job-detail")) {
-        return window.location.assign("/admin/queue");
-      }
-      window.location.reload();
-    });
+  async function act(button) {
+    const row = button.closest("[data-job-id]");
+    const id = row.dataset.jobId;
+    const action = button.dataset.action;
+    if (action === "remove" && !window.confirm("Remove job " + id + "? It is deleted with its logs; this cannot be undone.")) return;
+    const url = "/api/jobs/" + encodeURIComponent(id) + (action === "remove" ? "" : "/" + action);
+    button.disabled = true;
+    const result = await bq.api(action === "remove" ? "DELETE" : "POST", url);
+    button.disabled = false;
+    if (!result.ok) return bq.say(message, result.data?.error || action + " failed", "error");
+    if (action === "remove" && $("job-detail")) return window.location.assign("/admin/queue");
+    const done = { retry: "queued again", promote: "moved to run now", remove: "removed" }[action];
+    bq.say(message, "Job " + id + " " + done + ".", "success");
+    refresh();
+  }
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest(".job-action");
+    if (button) act(button);
   });
 
-  const clean = document.getElementById("clean-form");
+  const clean = $("clean-form");
   clean?.addEventListener("submit", async (event) => {
     event.preventDefault();
     bq.clearErrors(clean);
-    const body = {
-      state: document.getElementById("clean-state").value,
-      graceMs: Math.round(Number(document.getElementById("clean-grace").value) * 60000),
-      limit: Number(document.getElementById("clean-limit").value),
-    };
+    const notice = $("clean-message");
+    const state = $("clean-state").value;
+    const minutes = $("clean-grace").value;
+    if (minutes === "" || !(Number(minutes) >= 0)) { // said in words here, not in the schema's
+      $("error-graceMs").textContent = "Enter how many minutes ago, 0 or more.";
+      return bq.say(notice, "Not cleaned: fix the fields marked.", "error");
+    }
+    const body = { state, graceMs: Math.round(Number(minutes) * 60000), limit: Number($("clean-limit").value) };
+    if (!window.confirm("Remove up to " + body.limit + " of the " + count(state) + " " + state + " jobs finished more than " +
+        minutes + " minutes ago? This cannot be undone.")) return;
     const result = await bq.api("POST", "/api/admin/queue/clean", body);
-    if (!result.ok) return bq.say(message, bq.showErrors(clean, result.data).join("; ") || "Not cleaned.", "error");
-    bq.say(message, "Removed " + result.data.removed.length + " job(s).", "success");
-    setTimeout(() => window.location.reload(), 800);
+    if (!result.ok) {
+      const rest = bq.showErrors(clean, result.data);
+      return bq.say(notice, rest.length ? rest.join("; ") : "Not cleaned: fix the fields marked.", "error");
+    }
+    bq.say(notice, "Removed " + result.data.removed.length + " " + state + " job(s).", "success");
+    refresh();
   });
+
+  // --- live refresh (queue page only), paused by its toggle or while the tab is hidden ---------
+  const toggle = $("live-toggle");
+  if (!toggle) return;
+  let paused = false;
+  toggle.addEventListener("click", () => {
+    paused = !paused;
+    toggle.textContent = paused ? "Resume updates" : "Pause updates";
+    toggle.setAttribute("aria-pressed", String(paused));
+    document.body.dataset.live = paused ? "paused" : "on";
+  });
+  document.body.dataset.live = "on";
+
+  async function refresh() {
+    const response = await fetch(window.location.href, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    for (const id of LIVE_PARTS) {
+      const part = fresh.getElementById(id);
+      if (part && $(id)) $(id).replaceWith(document.adoptNode(part));
+    }
+    document.querySelectorAll(".time[data-ms]").forEach((el) => { el.textContent = bq.time(el.dataset.ms); });
+    document.body.dataset.refreshed = String(Date.now());
+  }
+  setInterval(() => { if (!paused && !document.hidden) refresh(); }, REFRESH_MS);
 })();

@@ -1,0 +1,58 @@
+"""Why queued jobs wait, in plain words with the expected time: the rate limit, a provider's
+cooldown, no live worker, or fair-share order between users. Also the plain words for BullMQ's
+job states, wherever a person reads them."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+
+from blogqueue.jobqueue import JobQueue, QueueMetrics
+from blogqueue.providers import PROVIDERS
+from blogqueue.queues import JobState
+from blogqueue.settings import Settings
+
+STATE_WORDS = {
+    JobState.WAITING: "waiting for a worker",
+    JobState.PRIORITIZED: "queued (takes turns with other users)",
+    JobState.DELAYED: "scheduled for later",
+    JobState.ACTIVE: "running",
+    JobState.COMPLETED: "done",
+    JobState.FAILED: "failed",
+    JobState.WAITING_CHILDREN: "waiting for other jobs",
+}
+
+
+class HoldUp(msgspec.Struct, frozen=True, rename="camel"):
+    kind: str  # rate-limit | cooldown | no-worker | fair-share
+    message: str  # for people: "rate limit: next slot in 42 s"
+    seconds: int | None = None  # until it should lift, when known
+
+
+def _in(ms: int) -> int:
+    return max(1, math.ceil(ms / 1000))
+
+
+async def hold_ups(job_queue: JobQueue, settings: Settings, counts: QueueMetrics) -> list[HoldUp]:
+    """What keeps queued jobs from starting now; empty when nothing waits or nothing holds it."""
+    queued = counts.waiting + counts.prioritized + counts.delayed
+    if not queued:
+        return []
+    limiter_ms, cooldowns = await job_queue.throttles(settings.limiter_max, [str(p) for p in PROVIDERS])
+    found = []
+    if not await job_queue.live_workers():
+        found.append(HoldUp("no-worker", "no worker is running: start one (blogworker) and the jobs begin"))
+    if limiter_ms:
+        limit = f"{settings.limiter_max} jobs per {settings.limiter_duration_ms // 1000} s"
+        found.append(
+            HoldUp("rate-limit", f"rate limit ({limit}): next slot in {_in(limiter_ms)} s", _in(limiter_ms))
+        )
+    for provider, info in PROVIDERS.items():
+        if ms := cooldowns[str(provider)]:
+            message = f"{info.label} asked us to slow down: its jobs resume in {_in(ms)} s"
+            found.append(HoldUp("cooldown", message, _in(ms)))
+    if counts.prioritized and counts.active:
+        found.append(HoldUp("fair-share", f"{counts.prioritized} queued posts take turns between users, "
+                                          f"{counts.active} running now"))  # fmt: skip
+    return found

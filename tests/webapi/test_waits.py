@@ -1,0 +1,26 @@
+"""Why a run waits, as the status API says it: here, no worker is running."""
+
+from __future__ import annotations
+
+from tests.webapi.conftest import Site
+
+BASE = "/api/admin/blog/auto-generate"
+
+
+async def test_a_run_without_a_live_worker_says_so_and_a_finished_page_says_nothing(site: Site) -> None:
+    admin = site.headers["admin"]
+    quiet = await site.client.get(f"{BASE}/status", headers=admin)
+    assert quiet.json()["holdUps"] == []
+    started = await site.client.post(
+        BASE, json={"source": "popular", "mediaType": "movie", "count": 2, "model": "offline"}, headers=admin
+    )
+    assert started.status_code == 202, started.text
+    status = (await site.client.get(f"{BASE}/status", headers=admin)).json()
+    assert status["runs"][0]["state"] == "planning"
+    assert status["holdUps"] == [
+        {"kind": "no-worker", "message": "no worker is running: start one (blogworker) and the jobs begin",
+         "seconds": None}
+    ]  # fmt: skip
+    page = await site.client.get("/admin/queue", headers=admin)
+    assert "Waiting: no worker is running" in page.text
+    assert ">waiting for a worker<" in page.text
