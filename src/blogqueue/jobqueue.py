@@ -10,6 +10,7 @@ jobs is one pipelined round trip.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from blogqueue import run_events
 from blogqueue.connection import connection_options, redis_client
 from blogqueue.errors import NotFound
 from blogqueue.payloads import JobPayload, encode_payload
+from blogqueue.providers import Provider
 from blogqueue.queues import (
     DEFAULT_ATTEMPTS,
     DEFAULT_BACKOFF_MS,
@@ -121,6 +123,11 @@ class JobRecord(msgspec.Struct, frozen=True):
     priority: int
     stacktrace: list[str]
     returnvalue: Any
+
+
+class Throttles(msgspec.Struct, frozen=True):
+    limiter_ms: int  # until the rate limiter lets the next job start; 0: it is not limiting
+    cooldowns: dict[Provider, int]  # each provider's cooldown left, ms (0: none)
 
 
 class Heartbeat(msgspec.Struct, frozen=True, rename="camel"):
@@ -239,6 +246,7 @@ class JobQueue:
             QUEUE_NAME, {"connection": connection_options(settings), "prefix": settings.queue_prefix}
         )
         self._redis = redis_client(settings)
+        self._workers_seen = (-math.inf, 0)  # (monotonic time, count) of the last CLIENT LIST
 
     async def close(self) -> None:
         await self._queue.close()
@@ -362,14 +370,16 @@ class JobQueue:
         return QueueMetrics(waiting, active, completed, failed, delayed, prioritized, paused)
 
     async def run_snapshots(
-        self, run_ids: Sequence[int], schedulers: dict[int, str], log_lines: int
-    ) -> tuple[dict[int, RunSnapshot], QueueMetrics]:
-        """Each run's last log lines and next scheduled tick, and the queue's counts: one round trip."""
+        self, run_ids: Sequence[int], schedulers: dict[int, str], log_lines: int, limiter_max: int
+    ) -> tuple[dict[int, RunSnapshot], QueueMetrics, Throttles]:
+        """Each run's last log lines and next scheduled tick, the queue's counts and what holds
+        queued jobs back: one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             for run_id in run_ids:
                 pipe.lrange(self._keys.run_logs(run_id), 0, log_lines - 1)
                 pipe.zscore(self._queue.toKey("repeat"), schedulers.get(run_id, ""))
             self._count_states(pipe)
+            self._read_throttles(pipe)
             results = await pipe.execute()
         snapshots = {
             run_id: RunSnapshot(
@@ -378,7 +388,8 @@ class JobQueue:
             )
             for index, run_id in enumerate(run_ids)
         }
-        return snapshots, self._counted(results)
+        counted = self._counted(results[: len(results) - 2 - len(Provider)])
+        return snapshots, counted, self._throttles(results, limiter_max)
 
     async def get_job(self, job_id: str) -> JobSummary:
         (found,) = await self.load_jobs([job_id])
@@ -506,16 +517,9 @@ class JobQueue:
         return meta, points
 
     async def workers(self) -> list[LiveWorker]:
-        """Every worker connected to this queue, Node's and ours, from the names BullMQ workers
-        give their Redis connections (CLIENT LIST): Node's `<prefix>:<base64 queue>[:w:<name>]`
-        (which ours use too, so Node's getWorkers lists them) and the Python client's own
-        `<prefix>:<queue>[:w:<name>]`. A named worker is listed once however many connections
-        carry its name. Ours come with their heartbeat (one more round trip)."""
-        found: dict[str, LiveWorker] = {}
-        for client in await self._redis.client_list():
-            worker = worker_of(client, self.settings.queue_prefix)
-            if worker is not None:
-                found.setdefault(worker.name or f"@{worker.addr}", worker)
+        """Every worker connected to this queue, Node's and ours (see `_connected`), ours with
+        their heartbeat (one more round trip)."""
+        found = await self._connected()
         ours = [worker for worker in found.values() if worker.kind is WorkerKind.PYTHON]
         async with self._redis.pipeline(transaction=False) as pipe:
             for worker in ours:
@@ -528,29 +532,55 @@ class JobQueue:
                 )
         return sorted(found.values(), key=lambda worker: (worker.kind, worker.name, worker.addr))
 
-    async def throttles(self, limiter_max: int, providers: Sequence[str]) -> tuple[int, dict[str, int]]:
-        """Milliseconds until the rate limiter lets the next job start (0: not limiting), and each
-        provider's cooldown left; one round trip."""
-        limiter = self._queue.toKey("limiter")
+    async def live_workers(self, max_age_s: float = 0.0) -> int:
+        """How many workers are connected; a count taken less than `max_age_s` ago is reused, so
+        pages that ask often do not list Redis' clients each time."""
+        taken_at, count = self._workers_seen
+        if time.monotonic() - taken_at >= max_age_s:
+            count = len(await self._connected())
+            self._workers_seen = (time.monotonic(), count)
+        return count
+
+    async def _connected(self) -> dict[str, LiveWorker]:
+        """Workers by name, from the names BullMQ workers give their Redis connections (CLIENT
+        LIST): Node's `<prefix>:<base64 queue>[:w:<name>]` (which ours use too, so Node's
+        getWorkers lists them) and the Python client's own `<prefix>:<queue>[:w:<name>]`. A named
+        worker is listed once however many connections carry its name."""
+        found: dict[str, LiveWorker] = {}
+        for client in await self._redis.client_list():
+            worker = worker_of(client, self.settings.queue_prefix)
+            if worker is not None:
+                found.setdefault(worker.name or f"@{worker.addr}", worker)
+        return found
+
+    async def throttles(self, limiter_max: int) -> Throttles:
+        """What holds queued jobs back now: the rate limiter and providers' cooldowns; one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.get(limiter)
-            pipe.pttl(limiter)
-            for provider in providers:
-                pipe.pttl(self._keys.cooldown(provider))
-            used, limiter_ms, *cooldowns = await pipe.execute()
+            self._read_throttles(pipe)
+            results = await pipe.execute()
+        return self._throttles(results, limiter_max)
+
+    def _read_throttles(self, pipe: Any) -> None:
+        limiter = self._queue.toKey("limiter")
+        pipe.get(limiter)
+        pipe.pttl(limiter)
+        for provider in Provider:
+            pipe.pttl(self._keys.cooldown(provider))
+
+    def _throttles(self, results: list[Any], limiter_max: int) -> Throttles:
+        """From the last results of a pipeline that ended with `_read_throttles`."""
+        used, limiter_ms, *cooldowns = results[-2 - len(Provider) :]
         limited = limiter_max > 0 and int(used or 0) >= limiter_max
-        return (max(0, int(limiter_ms)) if limited else 0), {
-            provider: max(0, int(ms)) for provider, ms in zip(providers, cooldowns, strict=True)
-        }
+        return Throttles(
+            limiter_ms=max(0, int(limiter_ms)) if limited else 0,
+            cooldowns={provider: max(0, int(ms)) for provider, ms in zip(Provider, cooldowns, strict=True)},
+        )
 
     async def beat(self, name: str, heartbeat: Heartbeat, ttl_s: int) -> None:
         await self._redis.set(self._keys.worker(name), msgspec.json.encode(heartbeat), ex=ttl_s)
 
     async def forget_worker(self, name: str) -> None:
         await self._redis.delete(self._keys.worker(name))
-
-    async def live_workers(self) -> int:
-        return len(await self.workers())
 
     # -- run events ---------------------------------------------------------------------------
 

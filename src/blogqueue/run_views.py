@@ -1,7 +1,7 @@
 """What a person sees of runs: their progress, posts written and failed (with the reason), cost
 and last log lines, and what a run will probably cost. Cost does not grow with history: a status
-page is three database queries and one Redis round trip for its runs; a run's post jobs are read a
-page at a time."""
+page is a few indexed database queries (none per run) and one Redis round trip for its runs (plus a
+count of live workers, taken at most every few seconds); a run's post jobs are read a page at a time."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ async def status_page(
     run_id: int | None = None, page: int = 1, page_size: int = 10,
 ) -> StatusResponse:  # fmt: skip
     """A user's runs, active ones first, newest first, a page at a time; while one is unfinished,
-    also what keeps queued jobs waiting (two more Redis round trips)."""
+    also what keeps queued jobs waiting."""
     where = [GenerationRun.user_id == user_id] + ([GenerationRun.id == run_id] if run_id is not None else [])
     rows, total = await _runs_page(session, where, (page - 1) * page_size, page_size)
     ids = [run.id for run in rows if run.id is not None]
@@ -61,12 +61,12 @@ async def status_page(
         for run in rows
         if run.id is not None and run.mode == RunMode.CONTINUOUS and run.status not in FINISHED
     }
-    snapshots, metrics = await job_queue.run_snapshots(
-        [run.id for run in rows if run.id is not None], schedulers, LOG_LINES
+    snapshots, metrics, throttles = await job_queue.run_snapshots(
+        ids, schedulers, LOG_LINES, settings.limiter_max
     )
     views = [_view(run, written[run.id or 0] + failed[run.id or 0], snapshots[run.id or 0]) for run in rows]
     unfinished = any(run.status not in FINISHED for run in rows)
-    held = await hold_ups(job_queue, settings, metrics) if unfinished else []
+    held = await hold_ups(job_queue, settings, metrics, throttles) if unfinished else []
     return StatusResponse(views, metrics, page, page_size, total, held)
 
 

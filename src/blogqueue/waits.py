@@ -8,7 +8,7 @@ import math
 
 import msgspec
 
-from blogqueue.jobqueue import JobQueue, QueueMetrics
+from blogqueue.jobqueue import JobQueue, QueueMetrics, Throttles
 from blogqueue.providers import PROVIDERS
 from blogqueue.queues import JobState
 from blogqueue.settings import Settings
@@ -24,6 +24,9 @@ STATE_WORDS = {
 }
 
 
+WORKERS_SEEN_S = 5.0  # how old a live-worker count may be: listing Redis' clients is not free
+
+
 class HoldUp(msgspec.Struct, frozen=True, rename="camel"):
     kind: str  # rate-limit | cooldown | no-worker | fair-share
     message: str  # for people: "rate limit: next slot in 42 s"
@@ -34,22 +37,22 @@ def _in(ms: int) -> int:
     return max(1, math.ceil(ms / 1000))
 
 
-async def hold_ups(job_queue: JobQueue, settings: Settings, counts: QueueMetrics) -> list[HoldUp]:
+async def hold_ups(
+    job_queue: JobQueue, settings: Settings, counts: QueueMetrics, throttles: Throttles | None = None
+) -> list[HoldUp]:
     """What keeps queued jobs from starting now; empty when nothing waits or nothing holds it."""
     queued = counts.waiting + counts.prioritized + counts.delayed
     if not queued:
         return []
-    limiter_ms, cooldowns = await job_queue.throttles(settings.limiter_max, [str(p) for p in PROVIDERS])
+    throttles = throttles or await job_queue.throttles(settings.limiter_max)
     found = []
-    if not await job_queue.live_workers():
+    if not await job_queue.live_workers(max_age_s=WORKERS_SEEN_S):
         found.append(HoldUp("no-worker", "no worker is running: start one (blogworker) and the jobs begin"))
-    if limiter_ms:
+    if ms := throttles.limiter_ms:
         limit = f"{settings.limiter_max} jobs per {settings.limiter_duration_ms // 1000} s"
-        found.append(
-            HoldUp("rate-limit", f"rate limit ({limit}): next slot in {_in(limiter_ms)} s", _in(limiter_ms))
-        )
+        found.append(HoldUp("rate-limit", f"rate limit ({limit}): next slot in {_in(ms)} s", _in(ms)))
     for provider, info in PROVIDERS.items():
-        if ms := cooldowns[str(provider)]:
+        if ms := throttles.cooldowns.get(provider, 0):
             message = f"{info.label} asked us to slow down: its jobs resume in {_in(ms)} s"
             found.append(HoldUp("cooldown", message, _in(ms)))
     if counts.prioritized and counts.active:
