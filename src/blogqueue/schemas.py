@@ -160,6 +160,12 @@ class RetryReport(msgspec.Struct, frozen=True, rename="camel"):
     skipped: int  # failed titles another run has claimed or written since
 
 
+class BulkRetryReport(msgspec.Struct, frozen=True, rename="camel"):
+    job_ids: list[str]  # queued again
+    run_ids: list[int]  # runs whose failed titles were queued again
+    still_failed: int  # failed jobs left: post jobs of unfinished runs, or titles taken since
+
+
 # -- jobs and the queue -----------------------------------------------------------------------
 
 

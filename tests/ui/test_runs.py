@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Dialog, Page, expect
 
 from blogfakes.ai_server import FakeAI, start_fake_ai
 from blogqueue import ai_settings, db, users
@@ -234,6 +234,51 @@ async def test_retry_failed_on_the_run_page_writes_the_missing_posts(browser: Br
     await page.reload()
     await expect(page.locator("#run-titles a.post-link")).to_have_count(2)
     await screenshot(page, "run-page-retried-390")
+    await page.context.close()
+
+
+async def test_all_failed_jobs_are_retried_or_removed_at_once_from_the_queue_page(
+    browser: Browser, ai_site: Site
+) -> None:
+    await _save_openai_key(ai_site.settings, "sk-proj-x-quota-1")
+    page = await _tab(browser, DESKTOP)
+    await sign_in(page, ai_site)
+    await _start(page, 2)
+    run = page.locator(".run[data-run-id]").first
+    await expect(run.locator(".run-state")).to_have_text("failed")
+    asked: list[str] = []
+
+    async def accept(dialog: Dialog) -> None:
+        asked.append(dialog.message)
+        await dialog.accept()
+
+    page.on("dialog", accept)
+    await page.goto(ai_site.url + "/admin/queue?state=failed")
+    await expect(page.locator("#jobs tbody tr[data-job-id]")).to_have_count(2)
+    await _save_openai_key(ai_site.settings, "sk-proj-GOODKEY-1234567890")
+    await page.locator("#retry-all-failed").click()
+    await expect(page.locator("#queue-message")).to_contain_text(
+        re.compile(r"Queued 2 job\(s\) again \(runs \d+\)")
+    )
+    assert asked[0].startswith("Queue all 2 failed jobs again?")
+    await expect(page.locator("#queue-counts dd[data-state=failed]")).to_have_text("0", timeout=60_000)
+    await expect(page.locator("#queue-counts dd[data-state=completed]")).to_have_text("3", timeout=60_000)
+    await page.goto(ai_site.url + "/admin/blog/auto-generate")
+    await expect(page.locator(".run[data-run-id]").first.locator(".run-count")).to_have_text("2/2 written")
+
+    await _save_openai_key(ai_site.settings, "sk-proj-x-quota-1")
+    await _start(page, 1)
+    await expect(page.locator(".run[data-run-id]").first.locator(".run-state")).to_have_text("failed")
+    await page.goto(ai_site.url + "/admin/queue?state=failed")
+    await page.set_viewport_size(PHONE)  # type: ignore[arg-type]
+    await expect(page.locator("#jobs tbody tr[data-job-id]")).to_have_count(1)
+    await page.locator("#remove-all-failed").click()
+    await expect(page.locator("#queue-message")).to_have_text("Removed 1 failed job(s).")
+    assert asked[1] == "Remove all 1 failed jobs with their logs? This cannot be undone."
+    await expect(page.locator("#queue-counts dd[data-state=failed]")).to_have_text("0")
+    await page.reload()
+    await expect(page.locator("#jobs tbody tr[data-job-id]")).to_have_count(0)
+    await screenshot(page, "queue-failed-removed-390")
     await page.context.close()
 
 

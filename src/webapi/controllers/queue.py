@@ -5,10 +5,11 @@ from __future__ import annotations
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import job_admin
+from blogqueue import job_admin, retries
 from blogqueue.jobqueue import JobQueue, LiveWorker
-from blogqueue.schemas import CleanRequest, CleanResult, QueueReport
+from blogqueue.schemas import BulkRetryReport, CleanRequest, CleanResult, QueueReport
 from webapi.auth import require_admin
 from webapi.openapi import errors
 
@@ -42,3 +43,14 @@ class QueueController(Controller):
     )
     async def clean(self, data: JSONBody[CleanRequest], job_queue: NamedDependency[JobQueue]) -> CleanResult:
         return await job_admin.clean_jobs(job_queue, data)
+
+    @post(
+        "/retry-failed",
+        summary="Queue the newest 1,000 failed jobs again (post jobs through their run's Retry failed)",
+        status_code=200,
+        responses=errors(403),
+    )
+    async def retry_failed(
+        self, db_session: NamedDependency[AsyncSession], job_queue: NamedDependency[JobQueue]
+    ) -> BulkRetryReport:
+        return await retries.retry_all_failed(db_session, job_queue)

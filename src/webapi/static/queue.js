@@ -52,6 +52,33 @@
     refresh();
   });
 
+  // --- bulk actions on failed jobs, each asked first with the count it touches ----------------
+  $("retry-all-failed")?.addEventListener("click", async (event) => {
+    const failed = count("failed");
+    if (!window.confirm("Queue all " + failed + " failed jobs again? Failed posts go back through their run's Retry failed " +
+        "(runs still running keep theirs failed until they finish).")) return;
+    event.target.disabled = true;
+    const result = await bq.api("POST", "/api/admin/queue/retry-failed");
+    event.target.disabled = false;
+    if (!result.ok) return bq.say(message, result.data?.error || "retry failed", "error");
+    const runs = result.data.runIds.length ? " (runs " + result.data.runIds.join(", ") + ")" : "";
+    bq.say(message, "Queued " + result.data.jobIds.length + " job(s) again" + runs + "; " + result.data.stillFailed +
+      " still failed.", "success");
+    refresh();
+  });
+  $("remove-all-failed")?.addEventListener("click", async (event) => {
+    const failed = count("failed");
+    if (!failed) return bq.say(message, "No failed jobs to remove.", "success");
+    if (!window.confirm("Remove all " + failed + " failed jobs with their logs? This cannot be undone.")) return;
+    event.target.disabled = true;
+    const limit = Math.min(failed, 10000);
+    const result = await bq.api("POST", "/api/admin/queue/clean", { state: "failed", graceMs: 0, limit });
+    event.target.disabled = false;
+    if (!result.ok) return bq.say(message, result.data?.error || "remove failed", "error");
+    bq.say(message, "Removed " + result.data.removed.length + " failed job(s).", "success");
+    refresh();
+  });
+
   // --- live refresh (queue page only), paused by its toggle or while the tab is hidden ---------
   const toggle = $("live-toggle");
   if (!toggle) return;
