@@ -3,12 +3,14 @@ the database enforces it, whatever retries, crashes or parallel workers do."""
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
-from sqlalchemy import ColumnElement, bindparam, func, insert, inspect, or_, update
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, insert, inspect, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -244,3 +246,51 @@ async def delete_post(session: AsyncSession, viewer: Viewer, slug: str) -> None:
     await claims.release(session, post.media_type, post.tmdb_id)
     await session.delete(post)
     await session.commit()
+
+
+# -- the public blog: published posts only ------------------------------------------------------
+
+_PUBLISHED = col(BlogPost.status) == PostStatus.PUBLISHED
+_NEWEST_PUBLISHED = (col(BlogPost.published_at).desc(), col(BlogPost.id).desc())
+
+
+def _tagged(tag: str) -> ColumnElement[bool]:
+    """Posts whose JSON tag list holds `tag`: its JSON string in the column's text, so the same
+    query runs on SQLite and PostgreSQL (LIKE wildcards in the tag are escaped)."""
+    return cast(col(BlogPost.tags), Text).contains(json.dumps(tag), autoescape=True)
+
+
+async def list_published(
+    session: AsyncSession, *, page: int, page_size: int, tag: str | None = None
+) -> tuple[list[BlogPost], int]:
+    """One page of published posts, newest publication first, and how many there are in all."""
+    where = [_PUBLISHED, *([_tagged(tag)] if tag is not None else [])]
+    total = (await session.exec(select(func.count()).select_from(BlogPost).where(*where))).one()
+    query = (
+        select(BlogPost)
+        .where(*where)
+        .order_by(*_NEWEST_PUBLISHED)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    return list((await session.exec(query)).all()), total
+
+
+async def get_published(session: AsyncSession, slug: str) -> BlogPost:
+    """A published post; NotFound alike whether it is missing or a draft."""
+    post = (await session.exec(select(BlogPost).where(BlogPost.slug == slug, _PUBLISHED))).first()
+    if post is None:
+        raise NotFound(f"post {slug!r} does not exist")
+    return post
+
+
+class PublishedRef(NamedTuple):
+    slug: str
+    updated_at: datetime
+
+
+async def published_refs(session: AsyncSession, limit: int) -> list[PublishedRef]:
+    """The newest `limit` published posts' slugs and last change, for a sitemap (two columns only)."""
+    query = select(col(BlogPost.slug), col(BlogPost.updated_at)).where(_PUBLISHED)
+    rows = await session.exec(query.order_by(*_NEWEST_PUBLISHED).limit(limit))
+    return [PublishedRef(slug, updated_at) for slug, updated_at in rows.all()]

@@ -36,7 +36,7 @@ SESSION_COOKIE = "blogqueue_session"
 WRONG_CREDENTIALS = "wrong email or password, or the account is disabled"
 IDENTITY_TTL_S = 10.0
 IDENTITIES_KEPT = 10_000
-PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$"]
+PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$", "^/blog(/|$)", "^/sitemap\\.xml$"]
 
 
 class CurrentUser(msgspec.Struct, frozen=True):

@@ -1,4 +1,4 @@
-"""The admin web pages: Jinja templates, static files and their handlers, for `create_app`."""
+"""The web pages, admin and public blog: Jinja templates, static files and handlers, for `create_app`."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from webapi.pages.admin import AdminPages
+from webapi.pages.blog import BlogPages
 from webapi.pages.session import EXCLUDE
 from webapi.pages.site import SiteController
 
 _HERE = Path(__file__).resolve().parent.parent
 
-PAGE_HANDLERS = [SiteController, AdminPages]
+PAGE_HANDLERS = [SiteController, AdminPages, BlogPages]
 
 
 def template_config() -> TemplateConfig[JinjaTemplateEngine]:

@@ -1,0 +1,151 @@
+"""The public blog: published posts only, server-rendered without JavaScript, no sign-in. Every
+answer comes from the per-process PageCache, so a busy post costs one render per PAGE_TTL_S."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Template
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from blogqueue import posts
+from blogqueue.errors import NotFound
+from blogqueue.models import BlogPost
+from blogqueue.schemas import MAX_PAGE
+from blogqueue.titles import MediaType
+from webapi.pages.feeds import atom_feed, published_on, sitemap, updated_on
+from webapi.pages.markdown import render_markdown
+from webapi.pages.page_cache import PageCache
+from webapi.pages.session import EXCLUDE
+
+POSTS_PER_PAGE = 10
+FEED_POSTS = 20
+SITEMAP_POSTS = 10_000  # well under a sitemap's 50,000 URLs; the newest are the ones worth crawling
+MAX_TAG_LENGTH = 100
+HTML, ATOM_XML, XML = "text/html; charset=utf-8", "application/atom+xml; charset=utf-8", "application/xml"
+REVIEWED_TYPES = {MediaType.MOVIE: "Movie", MediaType.TV: "TVSeries"}
+MEDIA_LABELS = {MediaType.MOVIE: "Movie", MediaType.TV: "TV series"}
+
+Page = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)]
+
+
+def _base_url(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _render(request: Request[Any, Any, Any], name: str, **context: Any) -> str:
+    engine = request.app.template_engine
+    assert engine is not None  # create_app always configures templates
+    html: str = engine.get_template(name).render(user=None, **context)
+    return html
+
+
+def _missing(_: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+    context = {"user": None, "title": "Not found", "message": exc.message, "back": "/blog"}
+    return Template(template_name="message.html", status_code=404, context=context)
+
+
+def review_ld(post: BlogPost, url: str) -> dict[str, Any]:
+    """schema.org Review of the post's title, as search engines read it from JSON-LD."""
+    reviewed: dict[str, Any] = {"@type": REVIEWED_TYPES[post.media_type], "name": post.title,
+                                "sameAs": tmdb_url(post)}  # fmt: skip
+    if post.poster_url:
+        reviewed["image"] = post.poster_url
+    return {
+        "@context": "https://schema.org",
+        "@type": "Review",
+        "headline": post.title,
+        "name": post.title,
+        "url": url,
+        "description": post.excerpt,
+        "datePublished": published_on(post).isoformat(),
+        "dateModified": updated_on(post).isoformat(),
+        "keywords": post.tags,
+        "author": {"@type": "Organization", "name": "BlogQueue"},
+        "itemReviewed": reviewed,
+    }
+
+
+def tmdb_url(post: BlogPost) -> str:
+    return f"https://www.themoviedb.org/{post.media_type}/{post.tmdb_id}"
+
+
+class BlogPages(Controller):
+    include_in_schema = False
+    opt = EXCLUDE
+    exception_handlers = {NotFound: _missing}
+
+    def __init__(self, owner: Any) -> None:
+        super().__init__(owner)
+        self.cache = PageCache()
+
+    async def _listing(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, page: int, tag: str | None = None
+    ) -> Response[bytes]:
+        async def render() -> tuple[str, str]:
+            found, total = await posts.list_published(
+                db_session, page=page, page_size=POSTS_PER_PAGE, tag=tag
+            )
+            pages = max(1, -(-total // POSTS_PER_PAGE))
+            if page > pages:
+                raise NotFound(f"there is no page {page}: the blog has {pages}")
+            html = _render(request, "blog/index.html", posts=found, page=page, pages=pages, tag=tag,
+                           total=total, published_on=published_on)  # fmt: skip
+            return html, HTML
+
+        return await self.cache.respond(request, render)
+
+    @get("/blog")
+    async def index(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], page: Page = 1
+    ) -> Response[bytes]:
+        return await self._listing(request, db_session, page)
+
+    @get("/blog/tags/{tag:str}")
+    async def tag_page(
+        self,
+        request: Request[Any, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        tag: FromPath[str],
+        page: Page = 1,
+    ) -> Response[bytes]:
+        if not tag or len(tag) > MAX_TAG_LENGTH:
+            raise NotFound(f"no posts are tagged {tag[:MAX_TAG_LENGTH]!r}")
+        return await self._listing(request, db_session, page, tag)
+
+    @get("/blog/feed.xml")
+    async def feed(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
+        async def render() -> tuple[str, str]:
+            newest, _ = await posts.list_published(db_session, page=1, page_size=FEED_POSTS)
+            return atom_feed(newest, _base_url(request)), ATOM_XML
+
+        return await self.cache.respond(request, render)
+
+    @get("/sitemap.xml")
+    async def sitemap(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[bytes]:
+        async def render() -> tuple[str, str]:
+            refs = await posts.published_refs(db_session, SITEMAP_POSTS)
+            return sitemap(refs, _base_url(request)), XML
+
+        return await self.cache.respond(request, render)
+
+    @get("/blog/{slug:str}")
+    async def post(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], slug: FromPath[str]
+    ) -> Response[bytes]:
+        async def render() -> tuple[str, str]:
+            post = await posts.get_published(db_session, slug)
+            url = f"{_base_url(request)}/blog/{post.slug}"
+            html = _render(request, "blog/post.html", post=post, url=url, body=render_markdown(post.body),
+                           ld=review_ld(post, url), published=published_on(post), tmdb=tmdb_url(post),
+                           media_label=MEDIA_LABELS[post.media_type])  # fmt: skip
+            return html, HTML
+
+        return await self.cache.respond(request, render)

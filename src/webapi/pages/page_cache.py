@@ -1,0 +1,45 @@
+"""Public pages rendered once per PAGE_TTL_S in each process and served from memory meanwhile, with an
+ETag (a revalidation costs no rendering) and `Cache-Control: public` so browsers and proxies share the
+load. A change shows up within PAGE_TTL_S: an unpublished post may stay visible that long."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from cachetools import TTLCache
+from litestar import Request, Response
+
+PAGE_TTL_S = 30.0
+PAGES_KEPT = 512  # pages, tag pages and hosts are unbounded in number; memory is not
+CACHE_CONTROL = f"public, max-age={int(PAGE_TTL_S)}"
+
+
+class RenderedPage(NamedTuple):
+    body: bytes
+    media_type: str
+    etag: str
+
+
+Render = Callable[[], Awaitable[tuple[str, str]]]  # -> (text, media type)
+
+
+class PageCache:
+    def __init__(self, ttl_s: float = PAGE_TTL_S, maxsize: int = PAGES_KEPT) -> None:
+        self._pages: TTLCache[str, RenderedPage] = TTLCache(maxsize=maxsize, ttl=ttl_s)
+
+    async def respond(self, request: Request[Any, Any, Any], render: Render) -> Response[bytes]:
+        """The page for this URL (host included: pages carry absolute links), rendered if not kept;
+        304 when the client holds this version already. Errors raised by `render` are not kept."""
+        key = str(request.url)
+        page = self._pages.get(key)
+        if page is None:
+            text, media_type = await render()
+            body = text.encode()
+            etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+            page = self._pages[key] = RenderedPage(body, media_type, etag)
+        headers = {"ETag": page.etag, "Cache-Control": CACHE_CONTROL}
+        if page.etag in request.headers.get("if-none-match", ""):
+            return Response(b"", status_code=304, headers=headers)
+        return Response(page.body, media_type=page.media_type, headers=headers)
