@@ -1,0 +1,77 @@
+"""The public blog in a real Chromium, signed out, at desktop and phone widths."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from playwright.async_api import Browser, expect
+
+from blogqueue import db, users
+from blogqueue.models import BlogPost
+from blogqueue.settings import Settings
+from tests.ui.conftest import USER, WAIT_MS, Site, screenshot
+
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+POSTER = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='92' height='138'/%3E"
+
+
+async def _seed(settings: Settings) -> None:
+    engine = db.create_engine(settings)
+    try:
+        async with db.session_factory(engine)() as session:
+            author = (await users.get_by_email(session, USER)).id
+            for i, (slug, status) in enumerate(
+                [("the-long-night-2024", "published"), ("unfinished", "draft")]
+            ):
+                session.add(BlogPost(
+                    slug=slug, title=f"The Long Night {i} — a very long headline that must wrap on a phone",
+                    excerpt="A slow, patient thriller.", body="## Why watch\n\nBecause **it earns** its ending.",
+                    tags=["thriller", "slow cinema"], tmdb_id=42 + i, media_type="movie", poster_url=POSTER,
+                    source="popular", model="offline", provider="offline", user_id=author, job_id=f"job-{i}",
+                    status=status, published_at=datetime(2025, 3, 9, tzinfo=UTC) if status == "published" else None,
+                ))  # fmt: skip
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+async def test_a_visitor_reads_the_blog_and_a_post_but_never_a_draft(
+    browser: Browser, site: Site, viewport: dict[str, int]
+) -> None:
+    await _seed(site.settings)
+    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        await page.goto(site.url + "/blog")
+        items = page.locator("#blog-list > li")
+        await expect(items).to_have_count(1)
+        await expect(items.locator("img.thumb")).to_be_visible()
+        await expect(items).to_contain_text("A slow, patient thriller.")
+        await screenshot(page, f"blog-{viewport['width']}")
+
+        await items.get_by_role("link", name="The Long Night 0").click()
+        await expect(page).to_have_url(site.url + "/blog/the-long-night-2024")
+        await expect(page.locator("h1#post-title")).to_contain_text("The Long Night 0")
+        await expect(page.locator("#post-body strong")).to_have_text("it earns")
+        await expect(page.locator("#post time")).to_have_text("9 March 2025")
+        await expect(page.locator("#facts")).to_contain_text("Movie")
+        fits = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert fits, "the post page scrolls sideways"
+        await screenshot(page, f"blog-post-{viewport['width']}")
+
+        await page.get_by_role("link", name="slow cinema").first.click()
+        await expect(page.locator("h1")).to_contain_text("slow cinema")
+        await expect(page.locator("#blog-list > li")).to_have_count(1)
+
+        response = await page.goto(site.url + "/blog/unfinished")
+        assert response is not None and response.status == 404
+        await expect(page.locator("#page-message")).to_contain_text("does not exist")
+        assert blocked == []
+    finally:
+        await context.close()
