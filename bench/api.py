@@ -1,5 +1,5 @@
 """HTTP API capacity next to /healthz: starting runs (closed loop, then an open-loop burst), the status
-page and the post list on a seeded database, and run events over SSE to 100 clients.
+page, the post list and the public blog on a seeded database, and run events over SSE to 100 clients.
 
 Run: .venv/bin/python bench/api.py [--duration S] [--api-workers 1,2] [--skip-seed]. Starts and stops its
 own redis-server and API (uvicorn, as `blogqueue up` starts it), with the database in a temp dir. No
@@ -84,6 +84,7 @@ TARGET_SSE_P95_MS = 100.0
 GENERATE = "/api/admin/blog/auto-generate"
 START_BODY = {"source": "popular", "mediaType": "movie", "count": 1, "model": "offline", "mode": "batch"}
 ADMIN_EMAIL = "bench@blogqueue.local"
+BLOG_POST = f"/blog/bench-title-{SEED_POSTS - 2}"  # the newest published seeded post
 POST_BODY = "## What it is\n\n" + "A paragraph about the film, its makers and its reception. " * 60
 REFUSED = frozenset({RunStatus.FAILED, RunStatus.CANCELLED})
 QUEUED_LISTS, QUEUED_SETS = ("wait", "active", "paused"), ("prioritized", "delayed")
@@ -158,6 +159,8 @@ class Figures:
     healthz: Load
     status: Load
     posts: Load
+    blog: Load  # the public blog's first page, from the API's page cache
+    blog_post: Load  # one published post's page
     sse: Sse
     capacity: Load
     burst: Burst
@@ -568,8 +571,8 @@ async def measure_sse(client: httpx.AsyncClient, job_queue: JobQueue, user_id: i
 
 async def measure_reads(
     client: httpx.AsyncClient, system: System, job_queue: JobQueue, duration_s: float, skip_seed: bool
-) -> tuple[Load, Load, Sse]:
-    """Status page and post list on the seeded database, then run events over SSE."""
+) -> tuple[Load, Load, Load, Load, Sse]:
+    """Status page, post list and the public blog on the seeded database, then run events over SSE."""
     if not skip_seed:
         progress(f"seeding {SEED_RUNS:,} runs ({SEED_ACTIVE} active) and {SEED_POSTS:,} posts")
         await seed(system.settings, job_queue, system.admin_id)
@@ -577,9 +580,12 @@ async def measure_reads(
     status = await closed_loop(lambda: client.get(f"{GENERATE}/status"), duration_s, system.api_group)
     progress("posts list")
     posts = await closed_loop(lambda: client.get("/api/blog/posts"), duration_s, system.api_group)
+    progress("public blog")
+    blog = await closed_loop(lambda: client.get("/blog"), duration_s, system.api_group)
+    blog_post = await closed_loop(lambda: client.get(BLOG_POST), duration_s, system.api_group)
     progress(f"SSE: {SSE_CLIENTS} clients, {SSE_EVENTS} events")
     await quiesce(system.api_group)
-    return status, posts, await measure_sse(client, job_queue, system.admin_id)
+    return status, posts, blog, blog_post, await measure_sse(client, job_queue, system.admin_id)
 
 
 async def measure_starts(
@@ -611,13 +617,16 @@ async def measure_all(system: System, duration_s: float, skip_seed: bool) -> Fig
             progress("healthz")
             single_ms = await one_client_ms(lambda: client.get("/healthz"))
             healthz = await closed_loop(lambda: client.get("/healthz"), duration_s, system.api_group)
-            status, posts, sse = await measure_reads(client, system, job_queue, duration_s, skip_seed)
+            status, posts, blog, blog_post, sse = await measure_reads(
+                client, system, job_queue, duration_s, skip_seed
+            )
             capacity, burst_result, integrity = await measure_starts(client, system, duration_s)
         finally:
             await job_queue.close()
     return Figures(workers=system.workers, single_ms=single_ms, load_average=load_average,
-                   seeded=not skip_seed, healthz=healthz, status=status, posts=posts, sse=sse,
-                   capacity=capacity, burst=burst_result, integrity=integrity)  # fmt: skip
+                   seeded=not skip_seed, healthz=healthz, status=status, posts=posts, blog=blog,
+                   blog_post=blog_post, sse=sse, capacity=capacity, burst=burst_result,
+                   integrity=integrity)  # fmt: skip
 
 
 def progress(what: str) -> None:
@@ -716,6 +725,8 @@ def report(f: Figures) -> None:
     print(report_integrity(f.integrity))
     print(relative(f"status, {data}", f.status, h))
     print(relative(f"posts list, {data}", f.posts, h))
+    print(relative(f"/blog, {data}", f.blog, h))
+    print(relative(f"/blog/{{slug}}, {data}", f.blog_post, h))
     print(report_sse(f.sse, h))
 
 

@@ -6,10 +6,14 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from xml.etree import ElementTree as ET
 
+from litestar.testing import AsyncTestClient
+from sqlmodel import update
+
 from blogqueue import db, users
 from blogqueue.models import BlogPost
 from blogqueue.settings import Settings
 from tests.webapi.conftest import ACCOUNTS, Site
+from webapi.app import create_app
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -177,3 +181,20 @@ async def test_pages_are_public_cached_and_revalidate_with_an_etag(site: Site) -
     assert again.status_code == 304 and again.content == b""
     other = await site.client.get("/blog/published-2", headers={"If-None-Match": etag})
     assert other.status_code == 200
+
+
+async def test_a_page_is_served_from_memory_until_its_time_is_up(site: Site) -> None:
+    await seed(site.settings)
+    assert (await site.client.get("/blog/published-5")).status_code == 200
+    engine = db.create_engine(site.settings)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                update(BlogPost).where(BlogPost.slug == "published-5").values(status="draft")
+            )
+    finally:
+        await engine.dispose()
+    kept = await site.client.get("/blog/published-5", params={"bust": "1"})  # unknown parameters share it
+    assert kept.status_code == 200 and "published-5" in kept.text
+    async with AsyncTestClient(create_app(site.settings)) as fresh:  # another process: renders it now
+        assert (await fresh.get("/blog/published-5")).status_code == 404

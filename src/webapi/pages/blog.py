@@ -1,5 +1,6 @@
 """The public blog: published posts only, server-rendered without JavaScript, no sign-in. Every
-answer comes from the per-process PageCache, so a busy post costs one render per PAGE_TTL_S."""
+answer comes from the per-process PageCache, so a busy post costs one render per PAGE_TTL_S; a
+database session is opened only to render, never for an answer from memory."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import posts
@@ -83,12 +85,13 @@ class BlogPages(Controller):
         self.cache = PageCache()
 
     async def _listing(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, page: int, tag: str | None = None
+        self, request: Request[Any, Any, Any], engine: AsyncEngine, page: int, tag: str | None = None
     ) -> Response[bytes]:
         async def render() -> tuple[str, str]:
-            found, total = await posts.list_published(
-                db_session, page=page, page_size=POSTS_PER_PAGE, tag=tag
-            )
+            async with AsyncSession(engine) as session:
+                found, total = await posts.list_published(
+                    session, page=page, page_size=POSTS_PER_PAGE, tag=tag
+                )
             pages = max(1, -(-total // POSTS_PER_PAGE))
             if page > pages:
                 raise NotFound(f"there is no page {page}: the blog has {pages}")
@@ -96,52 +99,55 @@ class BlogPages(Controller):
                            total=total, published_on=published_on)  # fmt: skip
             return html, HTML
 
-        return await self.cache.respond(request, render)
+        return await self.cache.respond(request, render, page)
 
     @get("/blog")
     async def index(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], page: Page = 1
+        self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine], page: Page = 1
     ) -> Response[bytes]:
-        return await self._listing(request, db_session, page)
+        return await self._listing(request, engine, page)
 
     @get("/blog/tags/{tag:str}")
     async def tag_page(
         self,
         request: Request[Any, Any, Any],
-        db_session: NamedDependency[AsyncSession],
+        engine: NamedDependency[AsyncEngine],
         tag: FromPath[str],
         page: Page = 1,
     ) -> Response[bytes]:
         if not tag or len(tag) > MAX_TAG_LENGTH:
             raise NotFound(f"no posts are tagged {tag[:MAX_TAG_LENGTH]!r}")
-        return await self._listing(request, db_session, page, tag)
+        return await self._listing(request, engine, page, tag)
 
     @get("/blog/feed.xml")
     async def feed(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
     ) -> Response[bytes]:
         async def render() -> tuple[str, str]:
-            newest, _ = await posts.list_published(db_session, page=1, page_size=FEED_POSTS)
+            async with AsyncSession(engine) as session:
+                newest, _ = await posts.list_published(session, page=1, page_size=FEED_POSTS)
             return atom_feed(newest, _base_url(request)), ATOM_XML
 
         return await self.cache.respond(request, render)
 
     @get("/sitemap.xml")
     async def sitemap(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+        self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
     ) -> Response[bytes]:
         async def render() -> tuple[str, str]:
-            refs = await posts.published_refs(db_session, SITEMAP_POSTS)
+            async with AsyncSession(engine) as session:
+                refs = await posts.published_refs(session, SITEMAP_POSTS)
             return sitemap(refs, _base_url(request)), XML
 
         return await self.cache.respond(request, render)
 
     @get("/blog/{slug:str}")
     async def post(
-        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], slug: FromPath[str]
+        self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine], slug: FromPath[str]
     ) -> Response[bytes]:
         async def render() -> tuple[str, str]:
-            post = await posts.get_published(db_session, slug)
+            async with AsyncSession(engine) as session:
+                post = await posts.get_published(session, slug)
             url = f"{_base_url(request)}/blog/{post.slug}"
             html = _render(request, "blog/post.html", post=post, url=url, body=render_markdown(post.body),
                            ld=review_ld(post, url), published=published_on(post), tmdb=tmdb_url(post),

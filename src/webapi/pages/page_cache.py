@@ -29,10 +29,13 @@ class PageCache:
     def __init__(self, ttl_s: float = PAGE_TTL_S, maxsize: int = PAGES_KEPT) -> None:
         self._pages: TTLCache[str, RenderedPage] = TTLCache(maxsize=maxsize, ttl=ttl_s)
 
-    async def respond(self, request: Request[Any, Any, Any], render: Render) -> Response[bytes]:
-        """The page for this URL (host included: pages carry absolute links), rendered if not kept;
-        304 when the client holds this version already. Errors raised by `render` are not kept."""
-        key = str(request.url)
+    async def respond(
+        self, request: Request[Any, Any, Any], render: Render, page: int = 1
+    ) -> Response[bytes]:
+        """The page for this host (pages carry absolute links), path and page number, rendered if
+        not kept; other query parameters cannot make a request miss. 304 when the client holds this
+        version already. Errors raised by `render` are not kept."""
+        key = f"{request.base_url}{request.url.path}?page={page}"
         page = self._pages.get(key)
         if page is None:
             text, media_type = await render()
