@@ -4,6 +4,8 @@ database session is opened only to render, never for an answer from memory."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
@@ -75,6 +77,39 @@ def tmdb_url(post: BlogPost) -> str:
     return f"https://www.themoviedb.org/{post.media_type}/{post.tmdb_id}"
 
 
+Renderer = Callable[[AsyncSession, Request[Any, Any, Any]], Awaitable[tuple[str, str]]]
+
+
+async def _listing(
+    session: AsyncSession, request: Request[Any, Any, Any], page: int, tag: str | None
+) -> tuple[str, str]:
+    found, total = await posts.list_published(session, page=page, page_size=POSTS_PER_PAGE, tag=tag)
+    pages = max(1, -(-total // POSTS_PER_PAGE))
+    if page > pages:
+        raise NotFound(f"there is no page {page}: the blog has {pages}")
+    html = _render(request, "blog/index.html", posts=found, page=page, pages=pages, tag=tag, total=total,
+                   published_on=published_on)  # fmt: skip
+    return html, HTML
+
+
+async def _post(session: AsyncSession, request: Request[Any, Any, Any], slug: str) -> tuple[str, str]:
+    post = await posts.get_published(session, slug)
+    url = f"{_base_url(request)}/blog/{post.slug}"
+    html = _render(request, "blog/post.html", post=post, url=url, body=render_markdown(post.body),
+                   ld=review_ld(post, url), published=published_on(post), tmdb=tmdb_url(post),
+                   media_label=MEDIA_LABELS[post.media_type])  # fmt: skip
+    return html, HTML
+
+
+async def _feed(session: AsyncSession, request: Request[Any, Any, Any]) -> tuple[str, str]:
+    newest, _ = await posts.list_published(session, page=1, page_size=FEED_POSTS)
+    return atom_feed(newest, _base_url(request)), ATOM_XML
+
+
+async def _sitemap(session: AsyncSession, request: Request[Any, Any, Any]) -> tuple[str, str]:
+    return sitemap(await posts.published_refs(session, SITEMAP_POSTS), _base_url(request)), XML
+
+
 class BlogPages(Controller):
     include_in_schema = False
     opt = EXCLUDE
@@ -84,20 +119,12 @@ class BlogPages(Controller):
         super().__init__(owner)
         self.cache = PageCache()
 
-    async def _listing(
-        self, request: Request[Any, Any, Any], engine: AsyncEngine, page: int, tag: str | None = None
+    async def _cached(
+        self, request: Request[Any, Any, Any], engine: AsyncEngine, renderer: Renderer, page: int = 1
     ) -> Response[bytes]:
         async def render() -> tuple[str, str]:
             async with AsyncSession(engine) as session:
-                found, total = await posts.list_published(
-                    session, page=page, page_size=POSTS_PER_PAGE, tag=tag
-                )
-            pages = max(1, -(-total // POSTS_PER_PAGE))
-            if page > pages:
-                raise NotFound(f"there is no page {page}: the blog has {pages}")
-            html = _render(request, "blog/index.html", posts=found, page=page, pages=pages, tag=tag,
-                           total=total, published_on=published_on)  # fmt: skip
-            return html, HTML
+                return await renderer(session, request)
 
         return await self.cache.respond(request, render, page)
 
@@ -105,7 +132,7 @@ class BlogPages(Controller):
     async def index(
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine], page: Page = 1
     ) -> Response[bytes]:
-        return await self._listing(request, engine, page)
+        return await self._cached(request, engine, partial(_listing, page=page, tag=None), page)
 
     @get("/blog/tags/{tag:str}")
     async def tag_page(
@@ -117,41 +144,22 @@ class BlogPages(Controller):
     ) -> Response[bytes]:
         if not tag or len(tag) > MAX_TAG_LENGTH:
             raise NotFound(f"no posts are tagged {tag[:MAX_TAG_LENGTH]!r}")
-        return await self._listing(request, engine, page, tag)
+        return await self._cached(request, engine, partial(_listing, page=page, tag=tag), page)
 
     @get("/blog/feed.xml")
     async def feed(
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
     ) -> Response[bytes]:
-        async def render() -> tuple[str, str]:
-            async with AsyncSession(engine) as session:
-                newest, _ = await posts.list_published(session, page=1, page_size=FEED_POSTS)
-            return atom_feed(newest, _base_url(request)), ATOM_XML
-
-        return await self.cache.respond(request, render)
+        return await self._cached(request, engine, _feed)
 
     @get("/sitemap.xml")
-    async def sitemap(
+    async def sitemap_xml(
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine]
     ) -> Response[bytes]:
-        async def render() -> tuple[str, str]:
-            async with AsyncSession(engine) as session:
-                refs = await posts.published_refs(session, SITEMAP_POSTS)
-            return sitemap(refs, _base_url(request)), XML
-
-        return await self.cache.respond(request, render)
+        return await self._cached(request, engine, _sitemap)
 
     @get("/blog/{slug:str}")
     async def post(
         self, request: Request[Any, Any, Any], engine: NamedDependency[AsyncEngine], slug: FromPath[str]
     ) -> Response[bytes]:
-        async def render() -> tuple[str, str]:
-            async with AsyncSession(engine) as session:
-                post = await posts.get_published(session, slug)
-            url = f"{_base_url(request)}/blog/{post.slug}"
-            html = _render(request, "blog/post.html", post=post, url=url, body=render_markdown(post.body),
-                           ld=review_ld(post, url), published=published_on(post), tmdb=tmdb_url(post),
-                           media_label=MEDIA_LABELS[post.media_type])  # fmt: skip
-            return html, HTML
-
-        return await self.cache.respond(request, render)
+        return await self._cached(request, engine, partial(_post, slug=slug))

@@ -36,13 +36,13 @@ class PageCache:
         not kept; other query parameters cannot make a request miss. 304 when the client holds this
         version already. Errors raised by `render` are not kept."""
         key = f"{request.base_url}{request.url.path}?page={page}"
-        page = self._pages.get(key)
-        if page is None:
+        kept = self._pages.get(key)
+        if kept is None:
             text, media_type = await render()
             body = text.encode()
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-            page = self._pages[key] = RenderedPage(body, media_type, etag)
-        headers = {"ETag": page.etag, "Cache-Control": CACHE_CONTROL}
-        if page.etag in request.headers.get("if-none-match", ""):
+            kept = self._pages[key] = RenderedPage(body, media_type, etag)
+        headers = {"ETag": kept.etag, "Cache-Control": CACHE_CONTROL}
+        if kept.etag in request.headers.get("if-none-match", ""):
             return Response(b"", status_code=304, headers=headers)
-        return Response(page.body, media_type=page.media_type, headers=headers)
+        return Response(kept.body, media_type=kept.media_type, headers=headers)
