@@ -235,10 +235,16 @@ async def set_post_status(session: AsyncSession, viewer: Viewer, slug: str, stat
             post.published_at = utcnow() if status is PostStatus.PUBLISHED else None
         post.status = status
         post.publish_at = None
-        post.updated_at = utcnow()
-        session.add(post)
-        await session.commit()
-        await session.refresh(post)
+        return await save_changes(session, post)
+    return post
+
+
+async def save_changes(session: AsyncSession, post: BlogPost) -> BlogPost:
+    """Commit changes made to a loaded post, stamping `updated_at`; the post as stored."""
+    post.updated_at = utcnow()
+    session.add(post)
+    await session.commit()
+    await session.refresh(post)
     return post
 
 

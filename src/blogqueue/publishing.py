@@ -17,7 +17,7 @@ from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import EnqueueOptions, JobQueue
 from blogqueue.models import BlogPost, PostStatus, utcnow
 from blogqueue.payloads import PublishPost
-from blogqueue.posts import Viewer, editable_post
+from blogqueue.posts import Viewer, editable_post, save_changes
 from blogqueue.queues import JobName, publish_job_id
 
 MAX_AHEAD = timedelta(days=366)
@@ -77,11 +77,7 @@ async def cancel(session: AsyncSession, job_queue: JobQueue, viewer: Viewer, slu
 
 async def _set_publish_at(session: AsyncSession, post: BlogPost, at: datetime | None) -> BlogPost:
     post.publish_at = at
-    post.updated_at = utcnow()
-    session.add(post)
-    await session.commit()
-    await session.refresh(post)
-    return post
+    return await save_changes(session, post)
 
 
 async def publish_due(session: AsyncSession, post_id: int, at_ms: int) -> bool:
