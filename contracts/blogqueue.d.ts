@@ -55,8 +55,16 @@ export interface SelfTest {
   userId?: string;
 }
 
+/** Publish a post if it is still scheduled for `at_ms` (epoch ms); otherwise do nothing. */
+export interface PublishPost {
+  postId: number;
+  atMs: number;
+  version?: number;
+  userId?: string;
+}
+
 /** A job BlogQueue's workers take: `queue.add(job.name, job.data, opts)`. */
-export type BlogQueueJob = { name: "generate"; data: GenerateRun | RunRequest } | { name: "generate-post"; data: GeneratePost } | { name: "selftest"; data: SelfTest };
+export type BlogQueueJob = { name: "generate"; data: GenerateRun | RunRequest } | { name: "generate-post"; data: GeneratePost } | { name: "selftest"; data: SelfTest } | { name: "publish-post"; data: PublishPost };
 
 /** One line of the log of a job of the run. */
 export interface LogLineEvent {

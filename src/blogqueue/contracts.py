@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 from blogqueue import run_events
-from blogqueue.payloads import GeneratePost, GenerateRun, RunRequest, SelfTest
+from blogqueue.payloads import GeneratePost, GenerateRun, PublishPost, RunRequest, SelfTest
 from blogqueue.queues import QUEUE_NAME, JobName
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -26,6 +26,7 @@ JOBS: dict[JobName, tuple[type[msgspec.Struct], ...]] = {
     JobName.GENERATE: (GenerateRun, RunRequest),
     JobName.GENERATE_POST: (GeneratePost,),
     JobName.SELFTEST: (SelfTest,),
+    JobName.PUBLISH_POST: (PublishPost,),
 }
 
 

@@ -188,6 +188,9 @@ class BlogPost(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_timestamp())
     published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    version: int = 1  # rises with every edit: a save naming an older version is refused
+    edited_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    publish_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))  # scheduled
 
 
 class CallOutcome(StrEnum):

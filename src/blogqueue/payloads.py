@@ -88,6 +88,13 @@ class GeneratePost(RunPayload, frozen=True):
     media_type: MediaType
 
 
+class PublishPost(JobPayload, frozen=True):
+    """Publish a post if it is still scheduled for `at_ms` (epoch ms); otherwise do nothing."""
+
+    post_id: Annotated[int, msgspec.Meta(ge=1)]
+    at_ms: Annotated[int, msgspec.Meta(ge=0)]
+
+
 class Versioned(Protocol):
     @property
     def version(self) -> int: ...

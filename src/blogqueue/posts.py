@@ -218,7 +218,8 @@ async def get_visible_post(session: AsyncSession, viewer: Viewer, slug: str) -> 
     return post
 
 
-async def _editable_post(session: AsyncSession, viewer: Viewer, slug: str) -> BlogPost:
+async def editable_post(session: AsyncSession, viewer: Viewer, slug: str) -> BlogPost:
+    """The post, if the viewer may change it: its author or an admin."""
     post = await get_visible_post(session, viewer, slug)
     if post.user_id != viewer.id and not viewer.is_admin:
         raise Forbidden("only the post's author or an admin may change it")
@@ -226,23 +227,32 @@ async def _editable_post(session: AsyncSession, viewer: Viewer, slug: str) -> Bl
 
 
 async def set_post_status(session: AsyncSession, viewer: Viewer, slug: str, status: PostStatus) -> BlogPost:
-    """Publish or unpublish; publishing again keeps the first publication time."""
-    post = await _editable_post(session, viewer, slug)
+    """Publish or unpublish, either of which replaces a scheduled publication (its job then finds
+    nothing to do); publishing again keeps the first publication time."""
+    post = await editable_post(session, viewer, slug)
     if status is PostStatus.PUBLISHED and post.incomplete:
         raise Conflict("this draft is incomplete (its generation was cut short) and cannot be published")
-    if post.status != status:
+    if post.status != status or post.publish_at is not None:
+        if post.status != status:
+            post.published_at = utcnow() if status is PostStatus.PUBLISHED else None
         post.status = status
-        post.published_at = utcnow() if status is PostStatus.PUBLISHED else None
-        post.updated_at = utcnow()
-        session.add(post)
-        await session.commit()
-        await session.refresh(post)
+        post.publish_at = None
+        return await save_changes(session, post)
+    return post
+
+
+async def save_changes(session: AsyncSession, post: BlogPost) -> BlogPost:
+    """Commit changes made to a loaded post, stamping `updated_at`; the post as stored."""
+    post.updated_at = utcnow()
+    session.add(post)
+    await session.commit()
+    await session.refresh(post)
     return post
 
 
 async def delete_post(session: AsyncSession, viewer: Viewer, slug: str) -> None:
     """Delete the post and its title's claim in one transaction, so a later run may pick the title."""
-    post = await _editable_post(session, viewer, slug)
+    post = await editable_post(session, viewer, slug)
     await claims.release(session, post.media_type, post.tmdb_id)
     await session.delete(post)
     await session.commit()

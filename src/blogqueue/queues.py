@@ -44,6 +44,7 @@ class JobName(StrEnum):
     GENERATE = "generate"  # plan a run: pick titles, queue one generate-post per title
     GENERATE_POST = "generate-post"  # write one post
     SELFTEST = "selftest"
+    PUBLISH_POST = "publish-post"  # publish a post at its scheduled time (a delayed job)
 
 
 class JobState(StrEnum):
@@ -99,6 +100,12 @@ def plan_id(job_id: str) -> str:
 def post_job_id(plan: str, media_type: str, tmdb_id: int) -> str:
     """One post job per run and title: re-adding it after a planning retry is a no-op."""
     return f"{plan}-{media_type}-{tmdb_id}"
+
+
+def publish_job_id(post_id: int, at_ms: int) -> str:
+    """One job per post and publication time: a rescheduled post gets a new job, the old one finds
+    its time gone and does nothing."""
+    return f"publish-post-{post_id}-{at_ms}"
 
 
 def scheduler_id(run_id: int) -> str:

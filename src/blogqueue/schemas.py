@@ -305,6 +305,21 @@ class PostSummary(msgspec.Struct, rename="camel", kw_only=True):
 
 class Post(PostSummary, kw_only=True):
     body: str  # markdown
+    version: int  # send it back with an edit: a stale one is refused (409)
+    edited_at: datetime | None  # last changed by a person
+    publish_at: datetime | None  # scheduled publication, if any
+
+
+class PreviewIn(msgspec.Struct, rename="camel"):
+    body: Annotated[str, msgspec.Meta(max_length=100_000)]
+
+
+class Preview(msgspec.Struct, rename="camel"):
+    html: str  # sanitized: safe to insert into a page
+
+
+class ScheduleIn(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
+    publish_at: datetime  # with a time zone, in the future
 
 
 class PostPage(msgspec.Struct, rename="camel"):

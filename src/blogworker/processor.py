@@ -17,6 +17,7 @@ from blogqueue.payloads import (
     GeneratePost,
     GenerateRun,
     JobPayload,
+    PublishPost,
     RunPayload,
     RunRequest,
     SelfTest,
@@ -30,6 +31,7 @@ from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
 from blogworker.intake import start_requested_run
 from blogworker.planning import give_up_planning, plan_run
+from blogworker.publishing import publish_scheduled
 from blogworker.reporting import JobReporter
 from blogworker.selftest import run_selftest
 from blogworker.services import WorkerServices
@@ -60,6 +62,7 @@ HANDLERS: Mapping[str, Handler[Any]] = {
         GenerateRun, plan_run, give_up_planning, without_run_id=Handler(RunRequest, start_requested_run)
     ),
     JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
+    JobName.PUBLISH_POST: Handler(PublishPost, publish_scheduled),
 }
 
 

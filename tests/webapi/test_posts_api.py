@@ -183,7 +183,7 @@ async def test_get_by_slug_returns_the_full_post_to_those_who_may_see_it(site: S
     await seed(site.settings)
     own = await site.client.get(f"{URL}/alice-draft", headers=site.headers["alice"])
     assert own.status_code == 200
-    assert set(own.json()) == SUMMARY_FIELDS | {"body"}
+    assert set(own.json()) == SUMMARY_FIELDS | {"body", "version", "editedAt", "publishAt"}
     assert own.json()["body"] == "# alice-draft\n\n## One\n"
     assert (await site.client.get(f"{URL}/bob-draft", headers=site.headers["admin"])).status_code == 200
     published = await site.client.get(f"{URL}/alice-published", headers=site.headers["bob"])

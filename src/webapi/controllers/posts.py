@@ -1,5 +1,5 @@
-"""Blog posts: list, read, publish, unpublish and delete. Users see their own posts and everyone's
-published ones; admins see all."""
+"""Blog posts: list, read, edit, preview, publish (now or at a time), unpublish and delete. Users
+see their own posts and everyone's published ones; admins see all."""
 
 from __future__ import annotations
 
@@ -7,17 +7,29 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import posts
+from blogqueue import posts, publishing
+from blogqueue.jobqueue import JobQueue
 from blogqueue.models import BlogPost, PostStatus
-from blogqueue.schemas import MAX_PAGE, MAX_ROW_ID, Post, PostPage, PostSummary
+from blogqueue.post_edits import PostEdit, edit_post
+from blogqueue.schemas import (
+    MAX_PAGE,
+    MAX_ROW_ID,
+    Post,
+    PostPage,
+    PostSummary,
+    Preview,
+    PreviewIn,
+    ScheduleIn,
+)
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
 from webapi.openapi import errors
+from webapi.pages.markdown import render_markdown
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -30,15 +42,23 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _maybe_utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else _utc(moment)
+
+
 def _wire(row: BlogPost, schema: type[WireT]) -> WireT:
     wire = msgspec.convert(row, schema, from_attributes=True)
     # SQLite hands timestamps back naive (they are stored in UTC); say UTC on the wire, as PostgreSQL does.
-    published_at = None if wire.published_at is None else _utc(wire.published_at)
-    return msgspec.structs.replace(wire, created_at=_utc(wire.created_at), published_at=published_at)
+    return msgspec.structs.replace(
+        wire, created_at=_utc(wire.created_at), published_at=_maybe_utc(wire.published_at)
+    )
 
 
 def _post(row: BlogPost) -> Post:
-    return _wire(row, Post)
+    wire = _wire(row, Post)
+    return msgspec.structs.replace(
+        wire, edited_at=_maybe_utc(wire.edited_at), publish_at=_maybe_utc(wire.publish_at)
+    )
 
 
 def _summary(row: BlogPost) -> PostSummary:
@@ -84,6 +104,56 @@ class PostsController(Controller):
         slug: FromPath[str],
     ) -> Post:
         return _post(await posts.get_visible_post(db_session, request.user, slug))
+
+    @post("/preview", summary="A post body's markdown as the post page shows it", status_code=200,
+          responses=errors(422))  # fmt: skip
+    async def preview(self, data: JSONBody[PreviewIn]) -> Preview:
+        return Preview(str(render_markdown(data.body)))
+
+    @patch(
+        "/{slug:str}",
+        summary="Edit a post (author or admin); `version` must be the one read",
+        responses=errors(403, 404, 409, 422),
+    )
+    async def edit(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+        data: JSONBody[PostEdit],
+    ) -> Post:
+        return _post(await edit_post(db_session, request.user, slug, data))
+
+    @post(
+        "/{slug:str}/schedule",
+        summary="Publish a draft at a time (author or admin), replacing an earlier schedule",
+        status_code=200,
+        responses=errors(403, 404, 409, 422),
+    )
+    async def schedule(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        slug: FromPath[str],
+        data: JSONBody[ScheduleIn],
+    ) -> Post:
+        return _post(await publishing.schedule(db_session, job_queue, request.user, slug, data.publish_at))
+
+    @delete(
+        "/{slug:str}/schedule",
+        summary="Cancel a scheduled publication (author or admin)",
+        status_code=200,
+        responses=errors(403, 404),
+    )
+    async def cancel_schedule(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
+        slug: FromPath[str],
+    ) -> Post:
+        return _post(await publishing.cancel(db_session, job_queue, request.user, slug))
 
     @post(
         "/{slug:str}/publish",

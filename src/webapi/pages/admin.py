@@ -19,6 +19,7 @@ from blogqueue.job_labels import label_jobs
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import PostStatus, User
 from blogqueue.providers import PROVIDERS, keyed
+from blogqueue.publishing import epoch_ms
 from blogqueue.queues import LISTED_STATES, JobState
 from blogqueue.registry import AiModel, ModelRegistry
 from blogqueue.run_views import TYPICAL_INPUT_TOKENS, TYPICAL_OUTPUT_TOKENS
@@ -171,7 +172,17 @@ class AdminPages(Controller):
         slug: FromPath[str],
     ) -> Template:
         post = await posts.get_visible_post(db_session, current_user, slug)
-        return _page("post.html", current_user, post=post, body=render_markdown(post.body))
+        return _page("post.html", current_user, post=post, body=render_markdown(post.body), ms=epoch_ms)
+
+    @get("/blog/posts/{slug:str}/edit")
+    async def edit_page(
+        self,
+        current_user: NamedDependency[CurrentUser],
+        db_session: NamedDependency[AsyncSession],
+        slug: FromPath[str],
+    ) -> Template:
+        post = await posts.editable_post(db_session, current_user, slug)
+        return _page("post_edit.html", current_user, post=post, body=render_markdown(post.body))
 
     @get("/queue")
     async def queue_page(

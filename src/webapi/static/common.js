@@ -37,7 +37,7 @@ const bq = {
       const slot = key && root.querySelector("#error-" + CSS.escape(key));
       if (slot) {
         slot.textContent = detail.message;
-        const input = slot.closest(".field")?.querySelector("input, select");
+        const input = slot.closest(".field")?.querySelector("input, select, textarea");
         input?.setAttribute("aria-invalid", "true");
       } else {
         unplaced.push(detail.message);

@@ -4,22 +4,48 @@
   const slug = meta.dataset.slug;
   const message = document.getElementById("post-message");
   const base = "/api/blog/posts/" + encodeURIComponent(slug);
+  const scheduleForm = document.getElementById("schedule-form");
+  const byId = (id) => document.getElementById(id);
 
-  async function act(method, url, done) {
-    const result = await bq.api(method, url);
-    if (!result.ok) return bq.say(message, result.data?.error || "failed", "error");
-    if (method === "DELETE") return window.location.assign("/admin/blog/posts");
-    const published = result.data.status === "published";
-    document.getElementById("post-status").textContent = result.data.status;
-    document.getElementById("post-status").className = "badge " + result.data.status;
-    document.getElementById("publish").disabled = published || result.data.incomplete;
-    document.getElementById("unpublish").disabled = !published;
+  function show(post) {
+    const published = post.status === "published";
+    byId("post-status").textContent = post.status;
+    byId("post-status").className = "badge " + post.status;
+    byId("publish").disabled = published || post.incomplete;
+    byId("unpublish").disabled = !published;
+    scheduleForm.hidden = published || post.incomplete;
+    const at = post.publishAt ? Date.parse(post.publishAt) : 0;
+    byId("schedule-line").hidden = !at;
+    byId("scheduled-at").textContent = bq.time(at);
+    byId("cancel-schedule").hidden = !at;
+  }
+
+  async function act(method, url, done, body) {
+    bq.clearErrors(scheduleForm);
+    const result = await bq.api(method, url, body);
+    if (!result.ok) {
+      const rest = bq.showErrors(scheduleForm, result.data);
+      return bq.say(message, rest.join(" ") || "Please correct the field marked above.", "error");
+    }
+    if (method === "DELETE" && url === base) return window.location.assign("/admin/blog/posts");
+    show(result.data);
     bq.say(message, done, "success");
   }
 
-  document.getElementById("publish").addEventListener("click", () => act("POST", base + "/publish", "Published."));
-  document.getElementById("unpublish").addEventListener("click", () => act("POST", base + "/unpublish", "Back to draft."));
-  document.getElementById("delete").addEventListener("click", () => {
+  byId("publish").addEventListener("click", () => act("POST", base + "/publish", "Published."));
+  byId("unpublish").addEventListener("click", () => act("POST", base + "/unpublish", "Back to draft."));
+  byId("delete").addEventListener("click", () => {
     if (window.confirm("Delete this post? Its title becomes available to later runs.")) act("DELETE", base);
   });
+  scheduleForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const local = byId("publish-at").value;
+    const at = local ? new Date(local) : null; // datetime-local is the browser's zone: send it as UTC
+    if (!at || Number.isNaN(at.getTime())) {
+      bq.clearErrors(scheduleForm);
+      return bq.showErrors(scheduleForm, { details: [{ field: "publishAt", message: "Publish at: choose a date and time" }] });
+    }
+    act("POST", base + "/schedule", "Scheduled.", { publishAt: at.toISOString() });
+  });
+  byId("cancel-schedule").addEventListener("click", () => act("DELETE", base + "/schedule", "Schedule cancelled."));
 })();
