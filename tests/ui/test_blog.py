@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 
 from blogqueue import db, users
 from blogqueue.models import BlogPost
 from blogqueue.settings import Settings
 from tests.ui.conftest import USER, WAIT_MS, Site, screenshot
+from tests.ui.test_editor import generated_post
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -75,3 +76,33 @@ async def test_a_visitor_reads_the_blog_and_a_post_but_never_a_draft(
         assert blocked == []
     finally:
         await context.close()
+
+
+async def test_an_edited_generated_post_is_404_as_a_draft_then_public_once_published(
+    page: Page, site: Site
+) -> None:
+    await generated_post(page, site)
+    slug = page.url.rsplit("/", 1)[1]
+    await page.get_by_role("link", name="Edit").click()
+    await page.get_by_label("Title").fill("A headline for the public")
+    await page.get_by_label("Body").fill("## Verdict\n\nWorth **every** minute.")
+    await page.get_by_role("button", name="Save").click()
+    await expect(page.locator("#edit-message")).to_have_text("Saved.")
+
+    visitor = await page.context.browser.new_context()  # type: ignore[union-attr]
+    try:
+        public = await visitor.new_page()
+        response = await public.goto(f"{site.url}/blog/{slug}")
+        assert response is not None and response.status == 404
+
+        await page.goto(f"{site.url}/admin/blog/posts/{slug}")
+        await page.locator("#publish").click()
+        await expect(page.locator("#post-status")).to_have_text("published")
+
+        await public.goto(f"{site.url}/blog/{slug}")  # a 404 is never kept, so it shows at once
+        await expect(public.locator("h1#post-title")).to_have_text("A headline for the public")
+        await expect(public.locator("#post-body strong")).to_have_text("every")
+        await public.goto(f"{site.url}/blog")
+        await expect(public.locator("#blog-list > li")).to_have_count(1)
+    finally:
+        await visitor.close()
