@@ -576,6 +576,13 @@ class JobQueue:
             cooldowns={provider: max(0, int(ms)) for provider, ms in zip(Provider, cooldowns, strict=True)},
         )
 
+    async def blog_version(self) -> int:
+        return int(await self._redis.get(self._keys.blog_version) or 0)
+
+    async def blog_changed(self) -> None:
+        """A post was published, unpublished, edited or deleted: kept public pages are stale."""
+        await self._redis.incr(self._keys.blog_version)
+
     async def beat(self, name: str, heartbeat: Heartbeat, ttl_s: int) -> None:
         await self._redis.set(self._keys.worker(name), msgspec.json.encode(heartbeat), ex=ttl_s)
 

@@ -264,6 +264,12 @@ class Keys:
         """Set while a provider rate-limits us; expires when it said to come back."""
         return f"{self.app}:cooldown:{provider}"
 
+    @property
+    def blog_version(self) -> str:
+        """Moves on whenever a post's public face may change: public pages kept in memory are
+        served only while it has not moved."""
+        return f"{self.app}:blog-version"
+
     def revoked_token(self, jti: str) -> str:
         """A signed-out session token, kept until it would have expired."""
         return f"{self.app}:revoked-token:{jti}"

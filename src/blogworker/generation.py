@@ -219,6 +219,8 @@ async def _save(
         finished = await runs.finish_if_done(session, post.run_id or 0)
     if usage is not None:
         metrics.charged(usage)
+    if post.status == PostStatus.PUBLISHED:
+        await ctx.services.job_queue.blog_changed()
     saved = PostSavedData(slug=post.slug, tmdb_id=post.tmdb_id, tokens_in=post.tokens_in,
                           tokens_out=post.tokens_out, cost_usd=post.cost_usd)  # fmt: skip
     events: list[RunEvent] = [PostSaved(run_id=run.id or 0, user_id=str(run.user_id), job_id=str(ctx.job.id),

@@ -15,5 +15,7 @@ async def publish_scheduled(ctx: WorkerContext, payload: PublishPost) -> bool:
     """True if this job published the post; False if it was cancelled, rescheduled, published or deleted."""
     async with ctx.services.sessions() as session:
         published = await publishing.publish_due(session, payload.post_id, payload.at_ms)
+    if published:
+        await ctx.services.job_queue.blog_changed()
     log.info("scheduled_publication", post_id=payload.post_id, published=published)
     return published

@@ -119,10 +119,13 @@ class PostsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
         data: JSONBody[PostEdit],
     ) -> Post:
-        return _post(await edit_post(db_session, request.user, slug, data))
+        edited = await edit_post(db_session, request.user, slug, data)
+        await job_queue.blog_changed()
+        return _post(edited)
 
     @post(
         "/{slug:str}/schedule",
@@ -165,9 +168,12 @@ class PostsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
     ) -> Post:
-        return _post(await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED))
+        changed = await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED)
+        await job_queue.blog_changed()
+        return _post(changed)
 
     @post(
         "/{slug:str}/unpublish",
@@ -179,9 +185,12 @@ class PostsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
     ) -> Post:
-        return _post(await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT))
+        changed = await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT)
+        await job_queue.blog_changed()
+        return _post(changed)
 
     @delete(
         "/{slug:str}",
@@ -192,6 +201,8 @@ class PostsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
     ) -> None:
         await posts.delete_post(db_session, request.user, slug)
+        await job_queue.blog_changed()

@@ -1,6 +1,7 @@
 """The public blog: published posts only, server-rendered without JavaScript, no sign-in. Every
-answer comes from the per-process PageCache, so a busy post costs one render per PAGE_TTL_S; a
-database session is opened only to render, never for an answer from memory."""
+answer comes from the per-process PageCache (checked against the blog's version in Redis), so a
+busy post costs one render per PAGE_TTL_S; a database session is opened only to render, never for
+an answer from memory."""
 
 from __future__ import annotations
 
@@ -12,11 +13,13 @@ from litestar import Controller, Request, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Template
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import posts
 from blogqueue.errors import NotFound
+from blogqueue.jobqueue import JobQueue
 from blogqueue.models import BlogPost
 from blogqueue.schemas import MAX_PAGE
 from blogqueue.titles import MediaType
@@ -126,7 +129,12 @@ class BlogPages(Controller):
             async with AsyncSession(engine) as session:
                 return await renderer(session, request)
 
-        return await self.cache.respond(request, render, page)
+        job_queue: JobQueue = request.app.state.job_queue
+        try:
+            version: int | None = await job_queue.blog_version()
+        except RedisError:  # the blog still answers, from the database alone
+            version = None
+        return await self.cache.respond(request, render, version, page)
 
     @get("/blog")
     async def index(

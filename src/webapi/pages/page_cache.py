@@ -1,6 +1,8 @@
 """Public pages rendered once per PAGE_TTL_S in each process and served from memory meanwhile, with an
 ETag (a revalidation costs no rendering) and `Cache-Control: public` so browsers and proxies share the
-load. A change shows up within PAGE_TTL_S: an unpublished post may stay visible that long."""
+load. A kept page is served only while the blog's version (a Redis counter every publish, unpublish,
+edit or delete moves on) is the one it was rendered at, so no process shows an unpublished post from
+memory; without Redis, pages are rendered afresh and not kept."""
 
 from __future__ import annotations
 
@@ -30,18 +32,21 @@ class PageCache:
         self._pages: TTLCache[str, RenderedPage] = TTLCache(maxsize=maxsize, ttl=ttl_s)
 
     async def respond(
-        self, request: Request[Any, Any, Any], render: Render, page: int = 1
+        self, request: Request[Any, Any, Any], render: Render, version: int | None, page: int = 1
     ) -> Response[bytes]:
-        """The page for this host (pages carry absolute links), path and page number, rendered if
-        not kept; other query parameters cannot make a request miss. 304 when the client holds this
-        version already. Errors raised by `render` are not kept."""
-        key = f"{request.base_url}{request.url.path}?page={page}"
+        """The page for this host (pages carry absolute links), path and page number at this blog
+        version, rendered if not kept (never kept when the version is unknown); other query
+        parameters cannot make a request miss. 304 when the client holds this version already.
+        Errors raised by `render` are not kept."""
+        key = f"{version}:{request.base_url}{request.url.path}?page={page}"
         kept = self._pages.get(key)
         if kept is None:
             text, media_type = await render()
             body = text.encode()
             etag = '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
-            kept = self._pages[key] = RenderedPage(body, media_type, etag)
+            kept = RenderedPage(body, media_type, etag)
+            if version is not None:
+                self._pages[key] = kept
         headers = {"ETag": kept.etag, "Cache-Control": CACHE_CONTROL}
         if kept.etag in request.headers.get("if-none-match", ""):
             return Response(b"", status_code=304, headers=headers)
