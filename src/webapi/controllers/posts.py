@@ -61,6 +61,12 @@ def _post(row: BlogPost) -> Post:
     )
 
 
+async def _changed(job_queue: JobQueue, row: BlogPost) -> Post:
+    """A post whose public face may have changed: the public blog's kept pages are stale."""
+    await job_queue.blog_changed()
+    return _post(row)
+
+
 def _summary(row: BlogPost) -> PostSummary:
     return _wire(row, PostSummary)
 
@@ -123,9 +129,7 @@ class PostsController(Controller):
         slug: FromPath[str],
         data: JSONBody[PostEdit],
     ) -> Post:
-        edited = await edit_post(db_session, request.user, slug, data)
-        await job_queue.blog_changed()
-        return _post(edited)
+        return await _changed(job_queue, await edit_post(db_session, request.user, slug, data))
 
     @post(
         "/{slug:str}/schedule",
@@ -171,9 +175,8 @@ class PostsController(Controller):
         job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
     ) -> Post:
-        changed = await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED)
-        await job_queue.blog_changed()
-        return _post(changed)
+        published = await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED)
+        return await _changed(job_queue, published)
 
     @post(
         "/{slug:str}/unpublish",
@@ -188,9 +191,9 @@ class PostsController(Controller):
         job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
     ) -> Post:
-        changed = await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT)
-        await job_queue.blog_changed()
-        return _post(changed)
+        return await _changed(
+            job_queue, await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT)
+        )
 
     @delete(
         "/{slug:str}",
