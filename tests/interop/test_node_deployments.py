@@ -23,7 +23,7 @@ from blogqueue import db
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import BlogPost, GenerationRun, User
 from blogqueue.settings import Settings
-from tests.conftest import REPO, spawn_worker, stop_process, wait_for
+from tests.conftest import REPO, ApiClient, spawn_worker, stop_process, wait_for
 from tests.interop.conftest import NODE_DIR, NodeScript, RunNode
 from tests.webapi.conftest import ACCOUNTS, create_accounts, sign_in
 from webapi.app import create_app
@@ -66,7 +66,7 @@ async def api(settings: Settings) -> AsyncIterator[AsyncTestClient[Any]]:
     """The API on a migrated database with accounts; signed in as the admin (cookie and bearer)."""
     await asyncio.to_thread(db.migrate, settings)
     await create_accounts(settings)
-    async with AsyncTestClient(create_app(settings)) as client:
+    async with ApiClient(create_app(settings)) as client:
         client.headers.update(await sign_in(client, ADMIN_EMAIL))
         yield client
 

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 from blogqueue import db, users
 from blogqueue.models import Role
 from blogqueue.settings import Settings
+from tests.conftest import ApiClient
 from webapi.app import create_app
 
 PASSWORD = "a-good-password"
@@ -46,6 +47,6 @@ class Site:
 @pytest.fixture
 async def site(db_settings: Settings) -> AsyncIterator[Site]:
     await create_accounts(db_settings)
-    async with AsyncTestClient(create_app(db_settings)) as client:
+    async with ApiClient(create_app(db_settings)) as client:
         headers = {name: await sign_in(client, email) for name, (email, _) in ACCOUNTS.items()}
         yield Site(client, db_settings, headers)
