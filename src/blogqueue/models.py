@@ -161,6 +161,7 @@ class BlogPost(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("media_type", "tmdb_id", name="uq_blog_posts_title"),
         Index("ix_blog_posts_created_at_id", "created_at", "id"),  # newest-first pages
+        Index("ix_blog_posts_status_published_at_id", "status", "published_at", "id"),  # the public blog
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,6 +1,8 @@
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlmodel import select
+from sqlmodel import SQLModel, select
 
 from blogqueue import db
 from blogqueue.models import (
@@ -92,3 +94,15 @@ async def test_enum_columns_store_values_and_read_back_members(db_settings: Sett
         assert all(type(value) is str for row in stored for value in row)
     finally:
         await engine.dispose()
+
+
+async def test_the_migrated_schema_is_the_models_schema(db_settings: Settings) -> None:
+    engine = db.create_engine(db_settings)
+    try:
+        async with engine.connect() as connection:
+            diff = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync), SQLModel.metadata)
+            )
+    finally:
+        await engine.dispose()
+    assert diff == []

@@ -1,0 +1,26 @@
+"""an index for the public blog's pages
+
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-30 18:00:00
+
+The public blog lists published posts newest publication first: this index hands it one page
+without sorting every post ever written.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0009"
+down_revision: str | None = "0008"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_index("ix_blog_posts_status_published_at_id", "blog_posts", ["status", "published_at", "id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_blog_posts_status_published_at_id", table_name="blog_posts")
