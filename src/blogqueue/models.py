@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, Enum, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Enum, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from blogqueue.providers import Provider
@@ -170,6 +170,9 @@ class BlogPost(SQLModel, table=True):
     excerpt: str = Field(sa_column=Column(Text, nullable=False))
     body: str = Field(sa_column=Column(Text, nullable=False))  # markdown
     tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    facts: dict[str, Any] = Field(  # the title's TitleFacts, as TMDb gave them when it was written
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default=text("'{}'"))
+    )
     tmdb_id: int
     media_type: MediaType = Field(sa_column=enum_column(MediaType, 8))
     poster_url: str | None = Field(default=None, max_length=500)

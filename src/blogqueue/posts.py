@@ -19,7 +19,7 @@ from blogqueue import claims
 from blogqueue.errors import Conflict, Forbidden, NotFound
 from blogqueue.models import BlogPost, GenerationRun, PostStatus, UsageRecord, utcnow
 from blogqueue.providers import Provider
-from blogqueue.titles import MediaType, Source, TitleDetails
+from blogqueue.titles import MediaType, Source, TitleDetails, TitleFacts
 
 MAX_SLUG_LENGTH = 80
 _SLUG_ATTEMPTS = 20
@@ -73,6 +73,7 @@ def draft_for(
         tmdb_id=details.tmdb_id,
         media_type=details.media_type,
         poster_url=details.poster_url,
+        facts=msgspec.to_builtins(TitleFacts.of(details)),
         source=run.source,
         model=model,
         provider=provider,

@@ -114,6 +114,35 @@ class TitleDetails(msgspec.Struct, frozen=True, kw_only=True):
     sample: bool = False  # from the sample catalog shipped with BlogQueue, not from TMDb
 
 
+class TitleFacts(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """What a post keeps of its title's record, for its facts box and structured data."""
+
+    title: str = ""
+    release_date: str | None = None
+    genres: list[str] = msgspec.field(default_factory=list)
+    runtime_minutes: int | None = None
+    rating: float | None = None
+    vote_count: int = 0
+    directors: list[str] = msgspec.field(default_factory=list)  # TV: creators
+    cast: list[str] = msgspec.field(default_factory=list)  # top billed first
+
+    @classmethod
+    def of(cls, details: TitleDetails) -> TitleFacts:
+        return cls(
+            title=details.title, release_date=details.release_date, genres=details.genres[:6],
+            runtime_minutes=details.runtime_minutes, rating=details.rating, vote_count=details.vote_count,
+            directors=details.directors[:3], cast=[member.name for member in details.cast[:5]],
+        )  # fmt: skip
+
+    @classmethod
+    def stored(cls, value: object) -> TitleFacts:
+        """The facts a row holds; none for a post written before they were kept (or a bad row)."""
+        try:
+            return msgspec.convert(value, cls)
+        except msgspec.ValidationError:
+            return cls()
+
+
 class TitleCatalog(Protocol):
     """A source of titles: TMDb, or the sample catalog when no TMDb credentials are set."""
 

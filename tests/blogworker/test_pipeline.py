@@ -19,7 +19,7 @@ from blogqueue.models import RunMode
 from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
-from blogqueue.titles import MediaType, Source
+from blogqueue.titles import MediaType, Source, TitleFacts
 from tests.blogworker.pipeline_harness import Pipeline, open_pipeline, pipeline_settings
 from tests.conftest import (
     create_postgres_database,
@@ -140,6 +140,10 @@ async def test_a_run_of_ten_with_one_title_gone_saves_nine_with_their_cost(
         assert (post.tokens_in, post.tokens_out) == FAKE_USAGE
         assert post.cost_usd == pytest.approx(expected)
         assert post.title.startswith(f"Fake Movie {post.tmdb_id}")
+        facts = TitleFacts.stored(post.facts)  # what the public post page shows of the title
+        assert facts.title == f"Fake Movie {post.tmdb_id}" and facts.genres and facts.runtime_minutes
+        assert facts.cast and facts.directors
+        assert (facts.release_date is None) == (post.tmdb_id == FIRST_ID + 7)  # the fake's one undated title
     assert run.cost_usd == pytest.approx(9 * expected)
     assert (run.tokens_in, run.tokens_out) == (9 * FAKE_USAGE[0], 9 * FAKE_USAGE[1])
     failed = [job for job in await pipeline.post_jobs(run.id or 0) if job.failedReason]

@@ -20,6 +20,9 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 ODD_TAG = "sci-fi & 100%_true"  # LIKE wildcards and an ampersand: matched literally, escaped in HTML
 PUBLISHED = [f"published-{i}" for i in range(12)]  # later ones are newer
+FACTS = {"title": "Dune: Part Two", "release_date": "2024-02-27", "genres": ["Science Fiction", "Adventure"],
+         "runtime_minutes": 166, "rating": 8.15, "vote_count": 6543, "directors": ["Denis Villeneuve"],
+         "cast": ["Timothée Chalamet", "Zendaya"]}  # fmt: skip
 
 
 async def seed(settings: Settings) -> None:
@@ -38,6 +41,7 @@ async def seed(settings: Settings) -> None:
                     media_type="tv" if i % 2 else "movie", poster_url=f"https://img.example/{slug}.jpg",
                     source="popular", model="offline", provider="offline", user_id=author, job_id=f"job-{slug}",
                     status=status, created_at=START, updated_at=START + timedelta(hours=i),
+                    facts=FACTS if slug == "published-4" else {},
                     published_at=START + timedelta(hours=i) if status == "published" else None,
                 ))  # fmt: skip
             await session.commit()
@@ -102,6 +106,16 @@ async def test_a_post_shows_its_headline_date_tags_facts_and_a_safe_body(site: S
     assert '<time datetime="2025-01-01T03:00:00' in html and "1 January 2025" in html
     assert 'href="/blog/tags/sci-fi%20%26%20100%25_true"' in html
     assert "TV series" in html and "https://www.themoviedb.org/tv/1003" in html
+    assert "First aired" not in html and "Starring" not in html  # a post kept no facts of its title
+
+
+async def test_a_post_shows_the_facts_of_its_title(site: Site) -> None:
+    await seed(site.settings)
+    html = (await site.client.get("/blog/published-4")).text
+    facts = dict(re.findall(r"<dt>([^<]+)</dt><dd>([^<]+)</dd>", html))
+    assert facts == {"Type": "Movie", "Released": "27 February 2024", "Genres": "Science Fiction, Adventure",
+                     "Runtime": "2 h 46 min", "Directed by": "Denis Villeneuve",
+                     "Starring": "Timothée Chalamet, Zendaya", "TMDb rating": "8.2/10 (6,543 votes)"}  # fmt: skip
 
 
 async def test_drafts_and_unknown_posts_are_a_404_page(site: Site) -> None:
@@ -161,9 +175,12 @@ async def test_post_pages_carry_open_graph_twitter_and_review_json_ld(site: Site
     assert "<" not in ld_text  # escaped, so a title cannot end the script element
     ld = json.loads(ld_text)
     assert ld["@type"] == "Review" and ld["url"] == url and ld["headline"] == "Title <published-4>"
-    assert ld["itemReviewed"] == {"@type": "Movie", "name": "Title <published-4>",
-                                  "sameAs": "https://www.themoviedb.org/movie/1004",
-                                  "image": "https://img.example/published-4.jpg"}  # fmt: skip
+    assert ld["itemReviewed"] == {
+        "@type": "Movie", "name": "Dune: Part Two", "sameAs": "https://www.themoviedb.org/movie/1004",
+        "image": "https://img.example/published-4.jpg", "datePublished": "2024-02-27",
+        "genre": ["Science Fiction", "Adventure"], "director": [{"@type": "Person", "name": "Denis Villeneuve"}],
+        "actor": [{"@type": "Person", "name": "Timothée Chalamet"}, {"@type": "Person", "name": "Zendaya"}],
+    }  # fmt: skip
     assert ld["datePublished"] == "2025-01-01T04:00:00+00:00"
 
 

@@ -5,7 +5,9 @@ an answer from memory."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
+from datetime import date
 from functools import partial
 from typing import Annotated, Any
 
@@ -22,7 +24,7 @@ from blogqueue.errors import NotFound
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import BlogPost
 from blogqueue.schemas import MAX_PAGE
-from blogqueue.titles import MediaType
+from blogqueue.titles import MediaType, TitleFacts
 from webapi.pages.feeds import atom_feed, published_on, sitemap, updated_on
 from webapi.pages.markdown import render_markdown
 from webapi.pages.page_cache import PageCache
@@ -57,10 +59,20 @@ def _missing(_: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
 
 def review_ld(post: BlogPost, url: str) -> dict[str, Any]:
     """schema.org Review of the post's title, as search engines read it from JSON-LD."""
-    reviewed: dict[str, Any] = {"@type": REVIEWED_TYPES[post.media_type], "name": post.title,
+    facts = TitleFacts.stored(post.facts)
+    reviewed: dict[str, Any] = {"@type": REVIEWED_TYPES[post.media_type], "name": facts.title or post.title,
                                 "sameAs": tmdb_url(post)}  # fmt: skip
     if post.poster_url:
         reviewed["image"] = post.poster_url
+    if facts.release_date:
+        reviewed["datePublished" if post.media_type is MediaType.MOVIE else "startDate"] = facts.release_date
+    if facts.genres:
+        reviewed["genre"] = facts.genres
+    people = [{"@type": "Person", "name": name} for name in facts.directors]
+    if people:
+        reviewed["director" if post.media_type is MediaType.MOVIE else "creator"] = people
+    if facts.cast:
+        reviewed["actor"] = [{"@type": "Person", "name": name} for name in facts.cast]
     return {
         "@context": "https://schema.org",
         "@type": "Review",
@@ -74,6 +86,27 @@ def review_ld(post: BlogPost, url: str) -> dict[str, Any]:
         "author": {"@type": "Organization", "name": "BlogQueue"},
         "itemReviewed": reviewed,
     }
+
+
+def fact_rows(post: BlogPost) -> list[tuple[str, str]]:
+    """The post page's facts box: what is known of the title, in words."""
+    facts, movie = TitleFacts.stored(post.facts), post.media_type is MediaType.MOVIE
+    rows = [("Type", MEDIA_LABELS[post.media_type])]
+    with contextlib.suppress(ValueError, TypeError):
+        released = date.fromisoformat(facts.release_date or "")
+        rows.append(("Released" if movie else "First aired", released.strftime("%-d %B %Y")))
+    if facts.genres:
+        rows.append(("Genres", ", ".join(facts.genres)))
+    if facts.runtime_minutes:
+        hours, minutes = divmod(facts.runtime_minutes, 60)
+        rows.append(("Runtime", f"{hours} h {minutes} min" if hours else f"{minutes} min"))
+    if facts.directors:
+        rows.append(("Directed by" if movie else "Created by", ", ".join(facts.directors)))
+    if facts.cast:
+        rows.append(("Starring", ", ".join(facts.cast)))
+    if facts.rating and facts.vote_count:
+        rows.append(("TMDb rating", f"{facts.rating:.1f}/10 ({facts.vote_count:,} votes)"))
+    return rows
 
 
 def tmdb_url(post: BlogPost) -> str:
@@ -100,7 +133,7 @@ async def _post(session: AsyncSession, request: Request[Any, Any, Any], slug: st
     url = f"{_base_url(request)}/blog/{post.slug}"
     html = _render(request, "blog/post.html", post=post, url=url, body=render_markdown(post.body),
                    ld=review_ld(post, url), published=published_on(post), tmdb=tmdb_url(post),
-                   media_label=MEDIA_LABELS[post.media_type])  # fmt: skip
+                   facts=fact_rows(post))  # fmt: skip
     return html, HTML
 
 
