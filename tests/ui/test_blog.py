@@ -12,6 +12,7 @@ from blogqueue.models import BlogPost
 from blogqueue.settings import Settings
 from tests.ui.conftest import USER, WAIT_MS, Site, screenshot
 from tests.ui.test_editor import generated_post
+from tests.webapi.test_blog import ATOM, parse_xml
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -78,9 +79,19 @@ async def test_a_visitor_reads_the_blog_and_a_post_but_never_a_draft(
         await context.close()
 
 
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
 async def test_an_edited_generated_post_is_404_as_a_draft_then_public_once_published(
-    page: Page, site: Site
+    browser: Browser, site: Site, viewport: dict[str, int]
 ) -> None:
+    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    try:
+        await _edit_then_publish(await context.new_page(), site)
+    finally:
+        await context.close()
+
+
+async def _edit_then_publish(page: Page, site: Site) -> None:
     await generated_post(page, site)
     slug = page.url.rsplit("/", 1)[1]
     await page.get_by_role("link", name="Edit").click()
@@ -102,6 +113,10 @@ async def test_an_edited_generated_post_is_404_as_a_draft_then_public_once_publi
         await public.goto(f"{site.url}/blog/{slug}")  # a 404 is never kept, so it shows at once
         await expect(public.locator("h1#post-title")).to_have_text("A headline for the public")
         await expect(public.locator("#post-body strong")).to_have_text("every")
+        await expect(public.locator("#facts")).to_contain_text("Starring")  # the sample title's facts
+        feed = await public.request.get(f"{site.url}/blog/feed.xml")
+        entries = parse_xml(await feed.body()).findall(f"{ATOM}entry")
+        assert [entry.findtext(f"{ATOM}title") for entry in entries] == ["A headline for the public"]
         await public.goto(f"{site.url}/blog")
         await expect(public.locator("#blog-list > li")).to_have_count(1)
     finally:
