@@ -77,5 +77,6 @@ async def test_signed_in_pages_are_never_stored_and_the_form_sends_a_signed_in_u
 
     again = await _get(site.client, "/login?next=/admin/queue")
     assert again.status_code == 303 and again.headers["location"] == "/admin/queue"
+    assert again.headers["cache-control"] == "no-store"  # Back after sign-out must not replay it
     elsewhere = await _get(site.client, "/login?next=//evil.example/")
     assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/admin/blog/auto-generate"
