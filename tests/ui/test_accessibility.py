@@ -105,6 +105,7 @@ async def _problems(page: Page, scan: Scan, phone: bool) -> list[str]:
 
 @pytest.mark.parametrize("width", WIDTHS)
 async def test_every_page_passes_axe_and_fits_a_phone(browser: Browser, site: Site, width: str) -> None:
+    phone = WIDTHS[width]["width"] < PHONE_MAX
     pages: dict[str | None, Page] = {}
     contexts = []
     try:
@@ -122,7 +123,7 @@ async def test_every_page_passes_axe_and_fits_a_phone(browser: Browser, site: Si
             assert response is not None
             if scan.account and scan.path.startswith("/admin"):
                 assert response.headers.get("cache-control") == "no-store", scan.path
-            report += [f"{scan.path}: {problem}" for problem in await _problems(tab, scan, WIDTHS[width]["width"] < PHONE_MAX)]
+            report += [f"{scan.path}: {problem}" for problem in await _problems(tab, scan, phone)]
         assert report == [], "\n".join(report)
     finally:
         for context in contexts:
