@@ -51,6 +51,10 @@ SMALL_TARGETS = """(selector) => [...document.querySelectorAll(selector)]
   .map((el) => [el, el.getBoundingClientRect()])
   .filter(([, box]) => box.width > 0 && (box.width < 44 || box.height < 44))
   .map(([el, box]) => `${el.outerHTML.slice(0, 80)} is ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+# Only status lines (class "message") may announce changes; a panel or log that does floods a screen reader.
+NOISY_REGIONS = """() => [...document.querySelectorAll(
+    "[aria-live]:not([aria-live=off]), [role=status], [role=log]:not([aria-live=off])")]
+  .filter((el) => !el.classList.contains("message")).map((el) => el.outerHTML.slice(0, 80))"""
 TABLES_AS_CARDS = """() => [...document.querySelectorAll("main tr")]
   .every((row) => getComputedStyle(row).display === "block")"""
 
@@ -85,7 +89,8 @@ async def _published_post(page: Page, site: Site) -> dict[str, str]:
 
 
 async def _problems(page: Page, scan: Scan, phone: bool) -> list[str]:
-    """What is wrong with the page now open: axe's serious violations, and on a phone its layout."""
+    """What is wrong with the page now open: axe's serious violations, noisy live regions, and on a
+    phone its layout."""
     await expect(page.locator(scan.ready).first).to_be_attached()
     results = await AXE.run(page)
     problems = [
@@ -93,6 +98,7 @@ async def _problems(page: Page, scan: Scan, phone: bool) -> list[str]:
         for v in results.response["violations"]
         if v["impact"] in FAILING_IMPACTS
     ]
+    problems += [f"announces every change: {region}" for region in await page.evaluate(NOISY_REGIONS)]
     if phone:
         await screenshot(page, "phone-" + (re.sub(r"[^a-z0-9]+", "-", scan.path).strip("-") or "home"))
         if not await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"):
@@ -142,6 +148,21 @@ def _contrast(first: str, second: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
+# The focused element's ring and the background it is drawn on (the nearest one that is not transparent).
+FOCUS_RING = """() => {
+  const el = document.activeElement, ring = getComputedStyle(el);
+  let under = el.parentElement;
+  while (getComputedStyle(under).backgroundColor === "rgba(0, 0, 0, 0)") under = under.parentElement;
+  return [ring.outlineStyle, ring.outlineWidth, ring.outlineColor, getComputedStyle(under).backgroundColor];
+}"""
+
+
+def _assert_visible_ring(ring: list[str]) -> None:
+    style, width, colour, background = ring
+    assert style == "solid" and float(width.removesuffix("px")) >= 2, ring
+    assert _contrast(colour, background) >= 3, ring
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 async def test_keyboard_users_skip_to_content_and_see_focus_on_the_header(
     browser: Browser, site: Site, width: str
@@ -157,19 +178,14 @@ async def test_keyboard_users_skip_to_content_and_see_focus_on_the_header(
         await page.keyboard.press("Tab")
         brand = page.locator("header .brand")
         await expect(brand).to_be_focused()
-        ring = await brand.evaluate(
-            "(el) => { const s = getComputedStyle(el); return [s.outlineStyle, s.outlineWidth, s.outlineColor,"
-            " getComputedStyle(el.closest('header')).backgroundColor]; }"
-        )
-        style, ring_width, colour, background = ring
-        assert style == "solid" and float(ring_width.removesuffix("px")) >= 2
-        assert _contrast(colour, background) >= 3, ring
+        _assert_visible_ring(await page.evaluate(FOCUS_RING))
 
         await page.keyboard.press("Shift+Tab")
         await page.keyboard.press("Enter")
         await expect(page.locator("main")).to_be_focused()
-        await page.keyboard.press("Tab")  # on into the page, past the header
+        await page.keyboard.press("Tab")  # on into the page, past the header, where the ring is dark on light
         assert await page.evaluate("document.querySelector('main').contains(document.activeElement)")
+        _assert_visible_ring(await page.evaluate(FOCUS_RING))
     finally:
         await context.close()
 
