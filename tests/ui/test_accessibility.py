@@ -51,6 +51,8 @@ SMALL_TARGETS = """(selector) => [...document.querySelectorAll(selector)]
   .map((el) => [el, el.getBoundingClientRect()])
   .filter(([, box]) => box.width > 0 && (box.width < 44 || box.height < 44))
   .map(([el, box]) => `${el.outerHTML.slice(0, 80)} is ${Math.round(box.width)}x${Math.round(box.height)}`)"""
+FIRST_FOCUSABLE = """() => document.querySelector(
+  "a[href], button, input:not([type=hidden]), select, textarea, summary, [tabindex]:not([tabindex='-1'])").textContent"""
 # Only status lines (class "message") may announce changes; a panel or log that does floods a screen reader.
 NOISY_REGIONS = """() => [...document.querySelectorAll(
     "[aria-live]:not([aria-live=off]), [role=status], [role=log]:not([aria-live=off])")]
@@ -98,6 +100,8 @@ async def _problems(page: Page, scan: Scan, phone: bool) -> list[str]:
         for v in results.response["violations"]
         if v["impact"] in FAILING_IMPACTS
     ]
+    if (first := await page.evaluate(FIRST_FOCUSABLE)) != "Skip to content":
+        problems.append(f"the first thing to focus is {first!r}, not the skip link")
     problems += [f"announces every change: {region}" for region in await page.evaluate(NOISY_REGIONS)]
     if phone:
         await screenshot(page, "phone-" + (re.sub(r"[^a-z0-9]+", "-", scan.path).strip("-") or "home"))
