@@ -64,3 +64,19 @@ async def test_the_favicon_answers_without_a_session(site: Site) -> None:
     assert response.headers["content-type"].startswith("image/svg+xml")
     assert response.text.startswith("<svg")
     assert "max-age=86400" in response.headers["cache-control"]
+
+
+async def test_signed_in_pages_are_never_stored_and_the_form_sends_a_signed_in_user_on(site: Site) -> None:
+    form = await _get(site.client, "/login?next=/admin/queue")
+    assert form.status_code == 200 and form.headers["cache-control"] == "no-store"
+    await _form_sign_in(site.client, ADMIN)
+    for path in ["/admin/queue", "/admin/blog/posts", "/admin/settings/ai", "/admin/blog/posts/no-such-post"]:
+        page = await _get(site.client, path)
+        assert page.headers["cache-control"] == "no-store", path
+    assert (await _get(site.client, "/blog")).headers["cache-control"].startswith("public")
+
+    again = await _get(site.client, "/login?next=/admin/queue")
+    assert again.status_code == 303 and again.headers["location"] == "/admin/queue"
+    assert again.headers["cache-control"] == "no-store"  # Back after sign-out must not replay it
+    elsewhere = await _get(site.client, "/login?next=//evil.example/")
+    assert elsewhere.status_code == 303 and elsewhere.headers["location"] == "/admin/blog/auto-generate"

@@ -50,8 +50,17 @@ class SiteController(Controller):
         return File(FAVICON, media_type="image/svg+xml", content_disposition_type="inline")
 
     @get("/login")
-    async def login_form(self, next: FromQuery[str | None] = None) -> Template:
-        return _form("", safe_next(next, HOME), None)
+    async def login_form(
+        self,
+        request: Request[Any, Any, Any],
+        sessions: NamedDependency[Sessions],
+        next: FromQuery[str | None] = None,
+    ) -> Template | Redirect:
+        """Someone already signed in goes where they were headed instead of seeing the form."""
+        target = safe_next(next, HOME)
+        if await sessions.current(request) is not None:
+            return Redirect(target, status_code=303)
+        return _form("", target, None)
 
     @post("/login", status_code=200)
     async def login(

@@ -101,8 +101,7 @@
       "<th scope='col'>Tokens</th><th scope='col'>Cost</th></tr></thead><tbody></tbody>";
     const scroll = el("div", { class: "scroll" });
     scroll.append(table);
-    section.append(head, bar, el("p", { class: "current-post muted", "aria-live": "polite" }),
-      el("p", { class: "run-waits warn-text", "aria-live": "polite" }),
+    section.append(head, bar, el("p", { class: "current-post muted" }), el("p", { class: "run-waits warn-text" }),
       el("p", { class: "run-message" }), scroll);
     runsBox.prepend(section);
     return section;
@@ -164,14 +163,15 @@
 
   function postRow(post) {
     const row = el("tr", { "data-job-id": post.jobId });
-    const title = el("td");
+    const title = el("td", { "data-label": "Title" });
     if (post.slug) {
       title.append(el("a", { class: "run-post-link", href: "/admin/blog/posts/" + encodeURIComponent(post.slug) }, post.title || post.slug));
     } else {
       title.textContent = post.title || post.mediaType + " " + post.tmdbId;
     }
-    const state = el("td", {}, (STATE_WORDS[post.state] || post.state) + (post.reason ? ": " + post.reason : ""));
-    row.append(title, state, el("td", {}, String(post.tokensIn + post.tokensOut)), el("td", {}, bq.usd(post.costUsd)));
+    const state = el("td", { "data-label": "State" }, (STATE_WORDS[post.state] || post.state) + (post.reason ? ": " + post.reason : ""));
+    row.append(title, state, el("td", { "data-label": "Tokens" }, String(post.tokensIn + post.tokensOut)),
+      el("td", { "data-label": "Cost" }, bq.usd(post.costUsd)));
     return row;
   }
 
