@@ -21,10 +21,10 @@
   }
 
   async function act(method, url, done, body) {
-    bq.clearErrors(scheduleForm);
+    bq.clearErrors(meta);
     const result = await bq.api(method, url, body);
     if (!result.ok) {
-      const rest = bq.showErrors(scheduleForm, result.data);
+      const rest = bq.showErrors(meta, result.data);
       return bq.say(message, rest.join(" ") || "Please correct the field marked above.", "error");
     }
     if (method === "DELETE" && url === base) return window.location.assign("/admin/blog/posts");
@@ -32,11 +32,12 @@
     bq.say(message, done, "success");
   }
 
-  byId("publish").addEventListener("click", () => act("POST", base + "/publish", "Published."));
-  byId("unpublish").addEventListener("click", () => act("POST", base + "/unpublish", "Back to draft."));
   byId("delete").addEventListener("click", () => {
     if (window.confirm("Delete this post? Its title becomes available to later runs.")) act("DELETE", base);
   });
+  if (!scheduleForm) return; // the site leaves publishing to admins: no publishing controls here
+  byId("publish").addEventListener("click", () => act("POST", base + "/publish", "Published."));
+  byId("unpublish").addEventListener("click", () => act("POST", base + "/unpublish", "Back to draft."));
   scheduleForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const local = byId("publish-at").value;
