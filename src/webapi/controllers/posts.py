@@ -142,7 +142,7 @@ class PostsController(Controller):
 
     @post(
         "/{slug:str}/schedule",
-        summary="Publish a draft at a time (author, if authors may publish, or admin), replacing an earlier schedule",
+        summary="Publish a draft at a time (admin, or author if allowed), replacing an earlier schedule",
         status_code=200,
         responses=errors(403, 404, 409, 422),
     )
@@ -167,7 +167,7 @@ class PostsController(Controller):
 
     @delete(
         "/{slug:str}/schedule",
-        summary="Cancel a scheduled publication (author, if authors may publish, or admin)",
+        summary="Cancel a scheduled publication (admin, or author if authors may publish)",
         status_code=200,
         responses=errors(403, 404),
     )
@@ -187,7 +187,7 @@ class PostsController(Controller):
 
     @post(
         "/{slug:str}/publish",
-        summary="Publish a complete post (author, if authors may publish, or admin)",
+        summary="Publish a complete post (admin, or author if authors may publish)",
         status_code=200,
         responses=errors(403, 404, 409),
     )
@@ -205,7 +205,7 @@ class PostsController(Controller):
 
     @post(
         "/{slug:str}/unpublish",
-        summary="Turn a post back into a draft (author, if authors may publish, or admin)",
+        summary="Turn a post back into a draft (admin, or author if authors may publish)",
         status_code=200,
         responses=errors(403, 404),
     )
