@@ -23,13 +23,10 @@
   async function act(method, url, done, body) {
     bq.clearErrors(meta);
     const result = await bq.api(method, url, body);
-    if (!result.ok) {
-      const rest = bq.showErrors(meta, result.data);
-      return bq.say(message, rest.join(" ") || "Please correct the field marked above.", "error");
-    }
+    if (!result.ok) return bq.failed(meta, message, result.data, "Please correct the field marked above.");
     if (method === "DELETE" && url === base) return window.location.assign("/admin/blog/posts");
     show(result.data);
-    bq.say(message, done, "success");
+    bq.done(message, done);
   }
 
   byId("delete").addEventListener("click", () => {
@@ -43,8 +40,8 @@
     const local = byId("publish-at").value;
     const at = local ? new Date(local) : null; // datetime-local is the browser's zone: send it as UTC
     if (!at || Number.isNaN(at.getTime())) {
-      bq.clearErrors(scheduleForm);
-      return bq.showErrors(scheduleForm, { details: [{ field: "publishAt", message: "Publish at: choose a date and time" }] });
+      bq.clearErrors(meta);
+      return bq.failed(meta, message, { details: [{ field: "publishAt", message: "Publish at: choose a date and time" }] }, "");
     }
     act("POST", base + "/schedule", "Scheduled.", { publishAt: at.toISOString() });
   });
