@@ -57,6 +57,14 @@ def model_choices(registry: ModelRegistry) -> list[tuple[str, list[dict[str, Any
     ]
 
 
+def _unkeyed(view: ai_settings.AiSettingsView, registry: ModelRegistry) -> dict[str, str] | None:
+    """The preferred model and its provider's name, when that provider has no key to use."""
+    model = ai_settings.unkeyed_model(view, registry)
+    return (
+        None if model is None else {"model": model.display_name, "provider": PROVIDERS[model.provider].label}
+    )
+
+
 def _enum_or_none(kind: type[Any], value: str | None) -> Any:
     try:
         return kind(value) if value else None
@@ -87,20 +95,25 @@ class AdminPages(Controller):
     ) -> Template:
         view = await ai_settings.get_ai_settings(db_session, settings, user_row)
         keys = [(p.value, PROVIDERS[p].label, ai_settings.KEY_FIELDS[p]) for p in keyed()]
-        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=model_choices(registry))
+        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=model_choices(registry),
+                     unkeyed=_unkeyed(view, registry))  # fmt: skip
 
     @get("/blog/auto-generate")
     async def auto_generate_page(
         self,
         current_user: NamedDependency[CurrentUser],
         user_row: NamedDependency[User],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         registry: NamedDependency[ModelRegistry],
     ) -> Template:
+        view = await ai_settings.get_ai_settings(db_session, settings, user_row)
         return _page(
             "auto_generate.html",
             current_user,
             groups=model_choices(registry),
             preferred=user_row.preferred_ai_model,
+            unkeyed=_unkeyed(view, registry),
             sources=list(Source),
             media_types=list(MediaType),
         )
