@@ -1,5 +1,7 @@
-"""The admin pages: server-rendered from the same core calls the API makes; the little JavaScript
-in static/ calls the API for every change (save, start, stop, publish, retry...)."""
+"""The signed-in pages: server-rendered from the same core calls the API makes; the little
+JavaScript in static/ calls the API for every change (save, start, stop, publish, retry...).
+Admins have them all; an author (a plain user) has those marked AUTHORS_TOO, about their own
+AI settings and posts."""
 
 from __future__ import annotations
 
@@ -60,9 +62,9 @@ def model_choices(registry: ModelRegistry) -> list[tuple[str, list[dict[str, Any
 def _unkeyed(view: ai_settings.AiSettingsView, registry: ModelRegistry) -> dict[str, str] | None:
     """The preferred model and its provider's name, when that provider has no key to use."""
     model = ai_settings.unkeyed_model(view, registry)
-    return (
-        None if model is None else {"model": model.display_name, "provider": PROVIDERS[model.provider].label}
-    )
+    if model is None:
+        return None
+    return {"model": model.display_name, "provider": PROVIDERS[model.provider].label}
 
 
 def _enum_or_none(kind: type[Any], value: str | None) -> Any:
@@ -95,8 +97,9 @@ class AdminPages(Controller):
     ) -> Template:
         view = await ai_settings.get_ai_settings(db_session, settings, user_row)
         keys = [(p.value, PROVIDERS[p].label, ai_settings.KEY_FIELDS[p]) for p in keyed()]
-        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=model_choices(registry),
-                     unkeyed=_unkeyed(view, registry))  # fmt: skip
+        groups = model_choices(registry)
+        unkeyed = _unkeyed(view, registry)
+        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=groups, unkeyed=unkeyed)
 
     @get("/blog/auto-generate")
     async def auto_generate_page(
