@@ -17,7 +17,7 @@ from blogqueue.crypto import InvalidToken, KeyCipher
 from blogqueue.errors import InvalidInput, UndecryptableKey
 from blogqueue.models import ProviderKey, User, utcnow
 from blogqueue.providers import Provider, keyed
-from blogqueue.registry import ModelRegistry
+from blogqueue.registry import AiModel, ModelRegistry
 from blogqueue.settings import Settings
 
 log = structlog.get_logger("blogqueue.ai_settings")
@@ -78,6 +78,20 @@ async def get_ai_settings(session: AsyncSession, settings: Settings, user: User)
     }
     server_keys = {provider.value: settings.server_key(provider) is not None for provider in keyed()}
     return AiSettingsView(user.preferred_ai_model, providers, server_keys)
+
+
+def unkeyed_model(view: AiSettingsView, registry: ModelRegistry) -> AiModel | None:
+    """The preferred model, when its provider needs a key and neither the user nor the server has
+    one: runs with it would fail, so the pages warn before anyone starts one."""
+    try:
+        model = registry.get(view.preferred_ai_model)
+    except InvalidInput:
+        return None  # an unknown model is a different problem, reported where it is used
+    provider = model.provider.value
+    keys = view.providers.get(provider)
+    if keys is None or keys.configured or view.server_keys.get(provider):
+        return None  # the provider takes no key (offline), or one is there
+    return model
 
 
 async def update_ai_settings(

@@ -219,6 +219,16 @@ async def get_visible_post(session: AsyncSession, viewer: Viewer, slug: str) -> 
     return post
 
 
+async def authored_post(session: AsyncSession, viewer: Viewer, slug: str) -> BlogPost:
+    """The post, if the viewer wrote it or is an admin; NotFound alike whether it is missing or
+    someone else's, published or not (the author's pages never show another's post)."""
+    mine = [] if viewer.is_admin else [col(BlogPost.user_id) == viewer.id]
+    post = (await session.exec(select(BlogPost).where(BlogPost.slug == slug, *mine))).first()
+    if post is None:
+        raise NotFound(f"post {slug!r} does not exist")
+    return post
+
+
 async def editable_post(session: AsyncSession, viewer: Viewer, slug: str) -> BlogPost:
     """The post, if the viewer may change it: its author or an admin."""
     post = await get_visible_post(session, viewer, slug)
@@ -227,10 +237,27 @@ async def editable_post(session: AsyncSession, viewer: Viewer, slug: str) -> Blo
     return post
 
 
-async def set_post_status(session: AsyncSession, viewer: Viewer, slug: str, status: PostStatus) -> BlogPost:
+def may_publish(viewer: Viewer, authors_can_publish: bool) -> bool:
+    """Admins always; authors only while the site lets them (`Settings.authors_can_publish`)."""
+    return viewer.is_admin or authors_can_publish
+
+
+async def publishable_post(
+    session: AsyncSession, viewer: Viewer, slug: str, *, authors_can_publish: bool
+) -> BlogPost:
+    """The post, if the viewer may publish, schedule or unpublish it."""
+    post = await editable_post(session, viewer, slug)
+    if not may_publish(viewer, authors_can_publish):
+        raise Forbidden("On this site only an admin may publish, schedule or unpublish posts")
+    return post
+
+
+async def set_post_status(
+    session: AsyncSession, viewer: Viewer, slug: str, status: PostStatus, *, authors_can_publish: bool
+) -> BlogPost:
     """Publish or unpublish, either of which replaces a scheduled publication (its job then finds
     nothing to do); publishing again keeps the first publication time."""
-    post = await editable_post(session, viewer, slug)
+    post = await publishable_post(session, viewer, slug, authors_can_publish=authors_can_publish)
     if status is PostStatus.PUBLISHED and post.incomplete:
         raise Conflict("this draft is incomplete (its generation was cut short) and cannot be published")
     if post.status != status or post.publish_at is not None:

@@ -17,7 +17,7 @@ from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import EnqueueOptions, JobQueue
 from blogqueue.models import BlogPost, PostStatus, utcnow
 from blogqueue.payloads import PublishPost
-from blogqueue.posts import Viewer, editable_post, save_changes
+from blogqueue.posts import Viewer, publishable_post, save_changes
 from blogqueue.queues import JobName, publish_job_id
 
 MAX_AHEAD = timedelta(days=366)
@@ -38,11 +38,17 @@ def _check_time(at: datetime, now: datetime) -> None:
 
 
 async def schedule(
-    session: AsyncSession, job_queue: JobQueue, viewer: Viewer, slug: str, at: datetime
+    session: AsyncSession,
+    job_queue: JobQueue,
+    viewer: Viewer,
+    slug: str,
+    at: datetime,
+    *,
+    authors_can_publish: bool,
 ) -> BlogPost:
     """Schedule a draft for publication at `at`, replacing any earlier schedule."""
     _check_time(at, utcnow())
-    post = await editable_post(session, viewer, slug)
+    post = await publishable_post(session, viewer, slug, authors_can_publish=authors_can_publish)
     if post.incomplete:
         raise Conflict("this draft is incomplete (its generation was cut short) and cannot be published")
     if post.status == PostStatus.PUBLISHED:
@@ -64,9 +70,11 @@ async def schedule(
     return post
 
 
-async def cancel(session: AsyncSession, job_queue: JobQueue, viewer: Viewer, slug: str) -> BlogPost:
+async def cancel(
+    session: AsyncSession, job_queue: JobQueue, viewer: Viewer, slug: str, *, authors_can_publish: bool
+) -> BlogPost:
     """Drop the post's scheduled publication, if any; its job is removed (or finds nothing to do)."""
-    post = await editable_post(session, viewer, slug)
+    post = await publishable_post(session, viewer, slug, authors_can_publish=authors_can_publish)
     previous = post.publish_at
     if previous is None:
         return post

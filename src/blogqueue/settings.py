@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = Field(default=None, validation_alias=AliasChoices("GOOGLE_GEMINI_BASE_URL"))
     provider_timeout_s: float = Field(default=120.0, gt=0, le=900)
     auto_publish: bool = False  # publish generated posts at once instead of keeping them as drafts
+    # Whether authors (plain users) may publish, schedule and unpublish their own posts; admins always may.
+    authors_can_publish: bool = True
 
     admin_email: str = Field(default="admin@blogqueue.local", pattern=r"^[^@\s]+@[^@\s]+$")
     session_hours: float = Field(default=24.0, gt=0, le=24 * 90)

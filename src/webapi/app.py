@@ -8,6 +8,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
+from litestar.exceptions import NotFoundException
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,6 +39,7 @@ from webapi.headers import add_security_headers
 from webapi.metrics import ApiMetrics, HttpMetricsMiddleware, MetricsController
 from webapi.openapi import openapi_config
 from webapi.pages import PAGE_HANDLERS, static_files, template_config
+from webapi.pages.errors import note_viewer, unknown_address
 
 POOL_TIMEOUT_S = 2.0  # a request that cannot get a database connection this fast gets a 503
 
@@ -123,7 +125,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "user_row": Provide(provide_user_row),
         },
         on_app_init=[auth.on_app_init],
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: unknown_address},  # type: ignore[dict-item]
+        after_exception=[note_viewer(sessions)],
         request_class=BodyCheckedRequest,
         middleware=[
             HttpMetricsMiddleware(api_metrics),  # outermost: shed and refused requests are counted too

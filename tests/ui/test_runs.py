@@ -297,7 +297,7 @@ async def test_a_continuous_runs_schedule_is_changed_paused_and_resumed_on_its_p
 
     await page.locator("#schedule-interval").fill("2")
     await page.locator("#save-schedule").click()
-    await expect(page.locator("#error-intervalMinutes")).to_contain_text("intervalMinutes must be from 5")
+    await expect(page.locator("#error-intervalMinutes")).to_contain_text("Every (minutes) must be from 5")
     await page.locator("#schedule-interval").fill("30")
     await page.locator("#save-schedule").click()
     await expect(page.locator("#schedule-message")).to_have_text("Schedule saved.")

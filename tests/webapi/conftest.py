@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -44,9 +45,15 @@ class Site:
     headers: dict[str, dict[str, str]]
 
 
+@asynccontextmanager
+async def open_site(settings: Settings) -> AsyncIterator[Site]:
+    await create_accounts(settings)
+    async with ApiClient(create_app(settings)) as client:
+        headers = {name: await sign_in(client, email) for name, (email, _) in ACCOUNTS.items()}
+        yield Site(client, settings, headers)
+
+
 @pytest.fixture
 async def site(db_settings: Settings) -> AsyncIterator[Site]:
-    await create_accounts(db_settings)
-    async with ApiClient(create_app(db_settings)) as client:
-        headers = {name: await sign_in(client, email) for name, (email, _) in ACCOUNTS.items()}
-        yield Site(client, db_settings, headers)
+    async with open_site(db_settings) as opened:
+        yield opened

@@ -72,10 +72,12 @@ async def test_queue_metrics_reflect_the_queue(site: Site) -> None:
 
 async def test_errors_are_json_a_person_can_read(settings: Settings) -> None:
     async with AsyncTestClient(create_app(settings)) as client:
-        missing = await client.get("/no/such/path")
+        missing = await client.get("/api/no/such/path")
         wrong_method = await client.post("/healthz")
+        page = await client.get("/no/such/path")  # not the API's: a page for a person (test_roles)
     assert missing.status_code == 404
     assert missing.json() == {"error": "Not Found", "status": 404}
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"]
 

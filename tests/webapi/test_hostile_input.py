@@ -113,7 +113,10 @@ async def test_pages_beyond_any_integer_column_are_422_naming_page(site: Site) -
     for path in ["/api/blog/posts", "/api/jobs?state=waiting", "/admin/blog/posts", "/admin/queue"]:
         url = path + ("&" if "?" in path else "?") + huge
         response = await site.client.get(url, headers=site.headers["admin"], follow_redirects=False)
-        assert_error(response, 422, "page"), url
+        if path.startswith("/admin/"):  # a page for a person, naming the value
+            assert response.status_code == 422 and "cannot use (page)" in response.text, url
+        else:
+            assert_error(response, 422, "page"), url
 
 
 async def test_ids_beyond_the_id_columns_are_422_naming_the_field(site: Site) -> None:

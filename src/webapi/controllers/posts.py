@@ -26,6 +26,7 @@ from blogqueue.schemas import (
     PreviewIn,
     ScheduleIn,
 )
+from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
 from webapi.openapi import errors
@@ -69,6 +70,14 @@ async def _changed(job_queue: JobQueue, row: BlogPost) -> Post:
 
 def _summary(row: BlogPost) -> PostSummary:
     return _wire(row, PostSummary)
+
+
+async def _set_status(
+    session: AsyncSession, user: CurrentUser, settings: Settings, slug: str, status: PostStatus
+) -> BlogPost:
+    return await posts.set_post_status(
+        session, user, slug, status, authors_can_publish=settings.authors_can_publish
+    )
 
 
 class PostsController(Controller):
@@ -133,7 +142,7 @@ class PostsController(Controller):
 
     @post(
         "/{slug:str}/schedule",
-        summary="Publish a draft at a time (author or admin), replacing an earlier schedule",
+        summary="Publish a draft at a time (admin, or author if allowed), replacing an earlier schedule",
         status_code=200,
         responses=errors(403, 404, 409, 422),
     )
@@ -143,13 +152,22 @@ class PostsController(Controller):
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
         slug: FromPath[str],
+        settings: NamedDependency[Settings],
         data: JSONBody[ScheduleIn],
     ) -> Post:
-        return _post(await publishing.schedule(db_session, job_queue, request.user, slug, data.publish_at))
+        scheduled = await publishing.schedule(
+            db_session,
+            job_queue,
+            request.user,
+            slug,
+            data.publish_at,
+            authors_can_publish=settings.authors_can_publish,
+        )
+        return _post(scheduled)
 
     @delete(
         "/{slug:str}/schedule",
-        summary="Cancel a scheduled publication (author or admin)",
+        summary="Cancel a scheduled publication (admin, or author if authors may publish)",
         status_code=200,
         responses=errors(403, 404),
     )
@@ -158,13 +176,18 @@ class PostsController(Controller):
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
         slug: FromPath[str],
     ) -> Post:
-        return _post(await publishing.cancel(db_session, job_queue, request.user, slug))
+        return _post(
+            await publishing.cancel(
+                db_session, job_queue, request.user, slug, authors_can_publish=settings.authors_can_publish
+            )
+        )
 
     @post(
         "/{slug:str}/publish",
-        summary="Publish a complete post (author or admin)",
+        summary="Publish a complete post (admin, or author if authors may publish)",
         status_code=200,
         responses=errors(403, 404, 409),
     )
@@ -173,14 +196,16 @@ class PostsController(Controller):
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
         slug: FromPath[str],
     ) -> Post:
-        published = await posts.set_post_status(db_session, request.user, slug, PostStatus.PUBLISHED)
-        return await _changed(job_queue, published)
+        return await _changed(
+            job_queue, await _set_status(db_session, request.user, settings, slug, PostStatus.PUBLISHED)
+        )
 
     @post(
         "/{slug:str}/unpublish",
-        summary="Turn a post back into a draft (author or admin)",
+        summary="Turn a post back into a draft (admin, or author if authors may publish)",
         status_code=200,
         responses=errors(403, 404),
     )
@@ -189,10 +214,11 @@ class PostsController(Controller):
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         job_queue: NamedDependency[JobQueue],
+        settings: NamedDependency[Settings],
         slug: FromPath[str],
     ) -> Post:
         return await _changed(
-            job_queue, await posts.set_post_status(db_session, request.user, slug, PostStatus.DRAFT)
+            job_queue, await _set_status(db_session, request.user, settings, slug, PostStatus.DRAFT)
         )
 
     @delete(

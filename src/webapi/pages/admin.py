@@ -1,5 +1,7 @@
-"""The admin pages: server-rendered from the same core calls the API makes; the little JavaScript
-in static/ calls the API for every change (save, start, stop, publish, retry...)."""
+"""The signed-in pages: server-rendered from the same core calls the API makes; the little
+JavaScript in static/ calls the API for every change (save, start, stop, publish, retry...).
+Admins have them all; an author (a plain user) has those marked AUTHORS_TOO, about their own
+AI settings and posts."""
 
 from __future__ import annotations
 
@@ -7,8 +9,9 @@ from itertools import groupby
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,32 +31,18 @@ from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from blogqueue.waits import STATE_WORDS, hold_ups
 from webapi.auth import CurrentUser
+from webapi.pages.errors import admins_only, bad_address, not_found
 from webapi.pages.markdown import render_markdown
-from webapi.pages.session import EXCLUDE, AdminsOnly, page_user, to_sign_in
+from webapi.pages.session import EXCLUDE, AdminsOnly, page_admin, page_user, to_sign_in
 
 POSTS_PER_PAGE = 20
 JOBS_PER_PAGE = 50
 RUN_TITLES = 100  # a run page lists this many of its titles (a batch has at most 50)
+AUTHORS_TOO = {"current_user": Provide(page_user)}  # the pages a plain user (an author) may use
 
 
 def _page(name: str, user: CurrentUser, **context: Any) -> Template:
     return Template(template_name=name, context={"user": user, **context})
-
-
-def _admins_only(request: Request[Any, Any, Any], exc: AdminsOnly) -> Response[Any]:
-    return Template(
-        template_name="message.html",
-        status_code=403,
-        context={"user": None, "title": "Admins only", "message": "These pages are for admins only."},
-    )
-
-
-def _not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
-    return Template(
-        template_name="message.html",
-        status_code=404,
-        context={"user": None, "title": "Not found", "message": exc.message},
-    )
 
 
 def model_choices(registry: ModelRegistry) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -70,6 +59,14 @@ def model_choices(registry: ModelRegistry) -> list[tuple[str, list[dict[str, Any
     ]
 
 
+def _unkeyed(view: ai_settings.AiSettingsView, registry: ModelRegistry) -> dict[str, str] | None:
+    """The preferred model and its provider's name, when that provider has no key to use."""
+    model = ai_settings.unkeyed_model(view, registry)
+    if model is None:
+        return None
+    return {"model": model.display_name, "provider": PROVIDERS[model.provider].label}
+
+
 def _enum_or_none(kind: type[Any], value: str | None) -> Any:
     try:
         return kind(value) if value else None
@@ -81,10 +78,15 @@ class AdminPages(Controller):
     path = "/admin"
     include_in_schema = False
     opt = EXCLUDE
-    dependencies = {"current_user": Provide(page_user)}
-    exception_handlers = {Unauthorized: to_sign_in, AdminsOnly: _admins_only, NotFound: _not_found}
+    dependencies = {"current_user": Provide(page_admin)}  # admins only, unless a page says AUTHORS_TOO
+    exception_handlers = {
+        Unauthorized: to_sign_in,
+        AdminsOnly: admins_only,
+        NotFound: not_found,
+        ValidationException: bad_address,
+    }
 
-    @get("/settings/ai")
+    @get("/settings/ai", dependencies=AUTHORS_TOO)
     async def ai_settings_page(
         self,
         current_user: NamedDependency[CurrentUser],
@@ -95,20 +97,26 @@ class AdminPages(Controller):
     ) -> Template:
         view = await ai_settings.get_ai_settings(db_session, settings, user_row)
         keys = [(p.value, PROVIDERS[p].label, ai_settings.KEY_FIELDS[p]) for p in keyed()]
-        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=model_choices(registry))
+        groups = model_choices(registry)
+        unkeyed = _unkeyed(view, registry)
+        return _page("ai_settings.html", current_user, view=view, keys=keys, groups=groups, unkeyed=unkeyed)
 
     @get("/blog/auto-generate")
     async def auto_generate_page(
         self,
         current_user: NamedDependency[CurrentUser],
         user_row: NamedDependency[User],
+        db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         registry: NamedDependency[ModelRegistry],
     ) -> Template:
+        view = await ai_settings.get_ai_settings(db_session, settings, user_row)
         return _page(
             "auto_generate.html",
             current_user,
             groups=model_choices(registry),
             preferred=user_row.preferred_ai_model,
+            unkeyed=_unkeyed(view, registry),
             sources=list(Source),
             media_types=list(MediaType),
         )
@@ -131,7 +139,7 @@ class AdminPages(Controller):
                      plan_job_id=run.plan_job_id, titles=titles, hold_ups=status.hold_ups,
                      words=STATE_WORDS, more=jobs.total > RUN_TITLES)  # fmt: skip
 
-    @get("/blog/posts")
+    @get("/blog/posts", dependencies=AUTHORS_TOO)
     async def posts_page(
         self,
         current_user: NamedDependency[CurrentUser],
@@ -145,6 +153,7 @@ class AdminPages(Controller):
             status=_enum_or_none(PostStatus, status),
             media_type=_enum_or_none(MediaType, mediaType),
             run_id=runId,
+            user_id=None if current_user.is_admin else current_user.id,  # an author's list: My posts
         )
         rows, total = await posts.list_posts(
             db_session, current_user, filters, page=page, page_size=POSTS_PER_PAGE
@@ -164,24 +173,27 @@ class AdminPages(Controller):
             media_types=list(MediaType),
         )
 
-    @get("/blog/posts/{slug:str}")
+    @get("/blog/posts/{slug:str}", dependencies=AUTHORS_TOO)
     async def post_page(
         self,
         current_user: NamedDependency[CurrentUser],
         db_session: NamedDependency[AsyncSession],
+        settings: NamedDependency[Settings],
         slug: FromPath[str],
     ) -> Template:
-        post = await posts.get_visible_post(db_session, current_user, slug)
-        return _page("post.html", current_user, post=post, body=render_markdown(post.body), ms=epoch_ms)
+        post = await posts.authored_post(db_session, current_user, slug)
+        can_publish = posts.may_publish(current_user, settings.authors_can_publish)
+        body = render_markdown(post.body)
+        return _page("post.html", current_user, post=post, body=body, ms=epoch_ms, can_publish=can_publish)
 
-    @get("/blog/posts/{slug:str}/edit")
+    @get("/blog/posts/{slug:str}/edit", dependencies=AUTHORS_TOO)
     async def edit_page(
         self,
         current_user: NamedDependency[CurrentUser],
         db_session: NamedDependency[AsyncSession],
         slug: FromPath[str],
     ) -> Template:
-        post = await posts.editable_post(db_session, current_user, slug)
+        post = await posts.authored_post(db_session, current_user, slug)
         return _page("post_edit.html", current_user, post=post, body=render_markdown(post.body))
 
     @get("/queue")

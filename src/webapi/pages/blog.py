@@ -52,7 +52,7 @@ def _render(request: Request[Any, Any, Any], name: str, **context: Any) -> str:
     return html
 
 
-def _missing(_: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
+def missing(_: Request[Any, Any, Any], exc: NotFound) -> Response[Any]:
     context = {"user": None, "title": "Not found", "message": exc.message, "back": "/blog"}
     return Template(template_name="message.html", status_code=404, context=context)
 
@@ -149,7 +149,7 @@ async def _sitemap(session: AsyncSession, request: Request[Any, Any, Any]) -> tu
 class BlogPages(Controller):
     include_in_schema = False
     opt = EXCLUDE
-    exception_handlers = {NotFound: _missing}
+    exception_handlers = {NotFound: missing}
 
     def __init__(self, owner: Any) -> None:
         super().__init__(owner)

@@ -40,10 +40,21 @@ def to_sign_in(request: Request[Any, Any, Any], _: Unauthorized) -> Response[Any
 
 
 async def page_user(request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]) -> CurrentUser:
-    """The admin pages' `current_user`: the signed-in admin, or Unauthorized / AdminsOnly."""
+    """The pages' `current_user`: whoever is signed in, or Unauthorized."""
     signed_in = await sessions.current(request)
     if signed_in is None:
         raise Unauthorized("sign in first")
-    if not signed_in.user.is_admin:
-        raise AdminsOnly("this page is for admins only")
     return signed_in.user
+
+
+async def page_admin(request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]) -> CurrentUser:
+    """`current_user` of the admins' pages: the signed-in admin, or Unauthorized / AdminsOnly."""
+    user = await page_user(request, sessions)
+    if not user.is_admin:
+        raise AdminsOnly("this page is for admins only")
+    return user
+
+
+def home_of(user: CurrentUser) -> str:
+    """Where a signed-in person starts: admins run generation, authors look after their posts."""
+    return "/admin/blog/auto-generate" if user.is_admin else "/admin/blog/posts"

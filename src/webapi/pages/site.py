@@ -18,9 +18,9 @@ from blogqueue.errors import TooManyRequests, Unauthorized
 from blogqueue.login_throttle import LoginThrottle
 from blogqueue.users import MAX_EMAIL_LENGTH
 from webapi.auth import SESSION_COOKIE, Sessions, client_address, sign_in
-from webapi.pages.session import EXCLUDE, safe_next
+from webapi.pages.session import EXCLUDE, home_of, safe_next
 
-HOME = "/admin/blog/auto-generate"
+HOME = "/"  # answers with the start page of whoever signs in
 FAVICON = Path(__file__).resolve().parent.parent / "static" / "favicon.svg"
 
 
@@ -40,9 +40,10 @@ class SiteController(Controller):
     include_in_schema = False
     opt = EXCLUDE
 
-    @get("/")
-    async def root(self) -> Redirect:
-        return Redirect(HOME, status_code=303)
+    @get(["/", "/admin"])
+    async def root(self, request: Request[Any, Any, Any], sessions: NamedDependency[Sessions]) -> Redirect:
+        signed_in = await sessions.current(request)
+        return Redirect(home_of(signed_in.user) if signed_in else "/login", status_code=303)
 
     @get("/favicon.ico", cache_control=CacheControlHeader(max_age=86_400))
     async def favicon(self) -> File:

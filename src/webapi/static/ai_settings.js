@@ -22,6 +22,19 @@
       input.placeholder = key.configured ? "enter a new key to replace it" : "paste a key";
     }
     pendingRemoval.clear();
+    warnIfUnkeyed(view);
+  }
+
+  // The server's warning, kept true after a save: the preferred model's provider has no key to use.
+  function warnIfUnkeyed(view) {
+    const warning = document.getElementById("key-warning");
+    const option = document.getElementById("preferred-model").selectedOptions[0];
+    const provider = option && option.dataset.provider;
+    const field = form.querySelector('.key-field[data-provider="' + provider + '"]');
+    const unkeyed = field && !view.providers[provider]?.configured && !view.serverKeys?.[provider];
+    warning.hidden = !unkeyed;
+    warning.textContent = unkeyed ?
+      "Your preferred model, " + option.dataset.name + ", needs a key for " + field.dataset.label + ": add one below." : "";
   }
 
   function update() {
@@ -38,13 +51,9 @@
     bq.clearErrors(form);
     bq.say(message, "Saving…");
     const result = await bq.api("POST", "/api/user/ai-settings", body);
-    if (result.ok) {
-      render(result.data);
-      bq.say(message, done, "success");
-    } else {
-      const rest = bq.showErrors(form, result.data);
-      bq.say(message, rest.length ? rest.join("; ") : "Not saved: fix the field marked below.", "error");
-    }
+    if (!result.ok) return bq.failed(form, message, result.data, "Not saved: fix the field marked above.");
+    render(result.data);
+    bq.done(message, done);
   }
 
   for (const [provider, field] of keyFields) {

@@ -62,14 +62,13 @@
     const result = await bq.api("POST", BASE, request());
     $("start").disabled = false;
     if (!result.ok) {
-      const rest = bq.showErrors(form, result.data);
       if ((result.data?.details || []).some((d) => /minRating|yearFrom|yearTo|includeAdult|budgetUsd/.test(d.field))) {
-        $("advanced").open = true;
+        $("advanced").open = true; // its fields can show their messages and take focus
       }
-      return bq.say(message, rest.length ? rest.join("; ") : "Not started: fix the fields marked.", "error");
+      return bq.failed(form, message, result.data, "Not started: fix the fields marked.");
     }
     watched.add(result.data.runId);
-    bq.say(message, "Run " + result.data.runId + " started (" + result.data.mode + ").", "success");
+    bq.done(message, "Run " + result.data.runId + " started (" + result.data.mode + ").");
     refresh();
   });
 

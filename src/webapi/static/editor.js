@@ -41,12 +41,7 @@
     bq.clearErrors(form);
     bq.say(message, "Saving…");
     const result = await bq.api("PATCH", "/api/blog/posts/" + encodeURIComponent(form.dataset.slug), edit());
-    if (!result.ok) {
-      const rest = bq.showErrors(form, result.data);
-      bq.say(message, rest.join(" ") || "Please correct the fields marked above.", "error");
-      form.querySelector("[aria-invalid]")?.focus();
-      return;
-    }
+    if (!result.ok) return bq.failed(form, message, result.data, "Please correct the fields marked above.");
     form.dataset.version = result.data.version;
     if (result.data.slug !== form.dataset.slug) {
       form.dataset.slug = result.data.slug;
@@ -55,6 +50,6 @@
         a.href = "/admin/blog/posts/" + encodeURIComponent(result.data.slug);
       });
     }
-    bq.say(message, "Saved.", "success");
+    bq.done(message, "Saved.");
   });
 })();

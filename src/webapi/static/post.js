@@ -21,29 +21,27 @@
   }
 
   async function act(method, url, done, body) {
-    bq.clearErrors(scheduleForm);
+    bq.clearErrors(meta);
     const result = await bq.api(method, url, body);
-    if (!result.ok) {
-      const rest = bq.showErrors(scheduleForm, result.data);
-      return bq.say(message, rest.join(" ") || "Please correct the field marked above.", "error");
-    }
+    if (!result.ok) return bq.failed(meta, message, result.data, "Please correct the field marked above.");
     if (method === "DELETE" && url === base) return window.location.assign("/admin/blog/posts");
     show(result.data);
-    bq.say(message, done, "success");
+    bq.done(message, done);
   }
 
-  byId("publish").addEventListener("click", () => act("POST", base + "/publish", "Published."));
-  byId("unpublish").addEventListener("click", () => act("POST", base + "/unpublish", "Back to draft."));
   byId("delete").addEventListener("click", () => {
     if (window.confirm("Delete this post? Its title becomes available to later runs.")) act("DELETE", base);
   });
+  if (!scheduleForm) return; // the site leaves publishing to admins: no publishing controls here
+  byId("publish").addEventListener("click", () => act("POST", base + "/publish", "Published."));
+  byId("unpublish").addEventListener("click", () => act("POST", base + "/unpublish", "Back to draft."));
   scheduleForm.addEventListener("submit", (event) => {
     event.preventDefault();
     const local = byId("publish-at").value;
     const at = local ? new Date(local) : null; // datetime-local is the browser's zone: send it as UTC
     if (!at || Number.isNaN(at.getTime())) {
-      bq.clearErrors(scheduleForm);
-      return bq.showErrors(scheduleForm, { details: [{ field: "publishAt", message: "Publish at: choose a date and time" }] });
+      bq.clearErrors(meta);
+      return bq.failed(meta, message, { details: [{ field: "publishAt", message: "Publish at: choose a date and time" }] }, "");
     }
     act("POST", base + "/schedule", "Scheduled.", { publishAt: at.toISOString() });
   });

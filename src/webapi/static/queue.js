@@ -37,18 +37,15 @@
     const state = $("clean-state").value;
     const minutes = $("clean-grace").value;
     if (minutes === "" || !(Number(minutes) >= 0)) { // said in words here, not in the schema's
-      $("error-graceMs").textContent = "Enter how many minutes ago, 0 or more.";
-      return bq.say(notice, "Not cleaned: fix the fields marked.", "error");
+      const details = [{ field: "graceMs", message: "Enter how many minutes ago, 0 or more." }];
+      return bq.failed(clean, notice, { details }, "Not cleaned: fix the fields marked.");
     }
     const body = { state, graceMs: Math.round(Number(minutes) * 60000), limit: Number($("clean-limit").value) };
     if (!window.confirm("Remove up to " + body.limit + " of the " + count(state) + " " + state + " jobs finished more than " +
         minutes + " minutes ago? This cannot be undone.")) return;
     const result = await bq.api("POST", "/api/admin/queue/clean", body);
-    if (!result.ok) {
-      const rest = bq.showErrors(clean, result.data);
-      return bq.say(notice, rest.length ? rest.join("; ") : "Not cleaned: fix the fields marked.", "error");
-    }
-    bq.say(notice, "Removed " + result.data.removed.length + " " + state + " job(s).", "success");
+    if (!result.ok) return bq.failed(clean, notice, result.data, "Not cleaned: fix the fields marked.");
+    bq.done(notice, "Removed " + result.data.removed.length + " " + state + " job(s).");
     refresh();
   });
 

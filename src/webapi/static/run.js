@@ -21,10 +21,7 @@
   async function send(path, body, done) {
     bq.clearErrors(form);
     const result = await bq.api("POST", base + path, body);
-    if (!result.ok) {
-      const rest = bq.showErrors(form, result.data);
-      return bq.say(notice, rest.length ? rest.join("; ") : "Not saved: fix the fields marked.", "error");
-    }
+    if (!result.ok) return bq.failed(form, notice, result.data, "Not saved: fix the fields marked.");
     sessionStorage.setItem("run-notice", done);
     window.location.reload(); // the page shows the run as the server now has it
   }
