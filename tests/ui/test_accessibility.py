@@ -11,7 +11,7 @@ import pytest
 from axe_playwright_python.async_playwright import Axe
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.ui.conftest import ADMIN, WAIT_MS, Site, screenshot, sign_in
+from tests.ui.conftest import ADMIN, USER, WAIT_MS, Site, screenshot, sign_in
 
 WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PHONE_MAX = 640  # site.css switches to the phone layout below this width
@@ -39,6 +39,11 @@ PAGES = [
     Scan("/admin/queue/workers"),
     Scan("/admin/queue/jobs/{job}"),
     Scan("/admin/blog/posts/no-such-post"),
+    Scan("/admin/blog/posts?page=0"),  # a 422 page
+    Scan("/admin/blog/posts", account=USER),  # an author's My posts
+    Scan("/admin/settings/ai", account=USER),
+    Scan("/admin/queue", account=USER),  # the 403 page, with the author's menu
+    Scan("/admin/no-such-page", account=USER),
     Scan("/blog", account=None),
     Scan("/blog/{slug}", account=None),
     Scan("/blog/tags/{tag}", account=None),

@@ -58,10 +58,10 @@ class SiteController(Controller):
         next: FromQuery[str | None] = None,
     ) -> Template | Redirect:
         """Someone already signed in goes where they were headed instead of seeing the form."""
-        target = safe_next(next, HOME)
-        if await sessions.current(request) is not None:
-            return Redirect(target, status_code=303)
-        return _form("", target, None)
+        signed_in = await sessions.current(request)
+        if signed_in is not None:
+            return Redirect(safe_next(next, home_of(signed_in.user)), status_code=303)
+        return _form("", safe_next(next, HOME), None)
 
     @post("/login", status_code=200)
     async def login(
