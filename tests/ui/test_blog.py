@@ -107,8 +107,14 @@ async def _edit_then_publish(page: Page, site: Site) -> None:
         assert response is not None and response.status == 404
 
         await page.goto(f"{site.url}/admin/blog/posts/{slug}")
+        await expect(page.locator("#view-public")).to_be_hidden()
         await page.locator("#publish").click()
         await expect(page.locator("#post-status")).to_have_text("published")
+        await expect(page.locator("#view-public")).to_have_attribute("href", f"/blog/{slug}")
+        await page.goto(f"{site.url}/admin/blog/posts")
+        row = page.locator("#posts tbody tr").first
+        await expect(row.locator(".post-link")).to_have_text("A headline for the public")
+        await expect(row.locator(".excerpt")).not_to_be_empty()
 
         await public.goto(f"{site.url}/blog/{slug}")  # a 404 is never kept, so it shows at once
         await expect(public.locator("h1#post-title")).to_have_text("A headline for the public")

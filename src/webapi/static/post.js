@@ -11,6 +11,7 @@
     const published = post.status === "published";
     byId("post-status").textContent = post.status;
     byId("post-status").className = "badge " + post.status;
+    byId("view-public").hidden = !published;
     byId("publish").disabled = published || post.incomplete;
     byId("unpublish").disabled = !published;
     scheduleForm.hidden = published || post.incomplete;
