@@ -67,6 +67,8 @@ async def test_edit_preview_save_reload_then_schedule(browser: Browser, site: Si
 
         await page.get_by_role("link", name="Back to the post").click()
         await expect(page.locator("#edited")).to_be_visible()
+        await expect(page.locator("h1#post-title")).to_have_text("An edited headline")
+        await expect(page.locator("#post-facts .tag")).to_have_text(["noir", "classics"])
         await expect(page.locator("article#post-body h1")).to_have_text("Edited")
         # A schedule an hour ahead is cancelled; then one a few seconds ahead (local time, as the field takes it).
         await schedule(page, timedelta(hours=1))
