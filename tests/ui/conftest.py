@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ WAIT_MS = 20_000
 PASSWORD = "a-good-password"
 ADMIN = "admin@example.com"
 USER = "user@example.com"
+
+WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 
 expect.set_options(timeout=WAIT_MS)
 
@@ -69,14 +72,22 @@ async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
             await launched.close()
 
 
+@contextlib.asynccontextmanager
+async def tab(browser: Browser, width: str = "desktop") -> AsyncIterator[Page]:
+    """A page in a context of its own at one of WIDTHS, closed before the server stops: an open
+    event stream would hold its shutdown up."""
+    context = await browser.new_context(viewport=WIDTHS[width])  # type: ignore[arg-type]
+    context.set_default_timeout(WAIT_MS)
+    try:
+        yield await context.new_page()
+    finally:
+        await context.close()
+
+
 @pytest.fixture
 async def page(browser: Browser, site: Site) -> AsyncIterator[Page]:
-    """A tab, closed before the server stops: an open event stream would hold its shutdown up."""
-    context = await browser.new_context(viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(WAIT_MS)
-    tab = await context.new_page()
-    yield tab
-    await context.close()
+    async with tab(browser) as opened:
+        yield opened
 
 
 async def sign_in(page: Page, site: Site, email: str = ADMIN, next_path: str = "") -> None:

@@ -4,16 +4,16 @@ keyboard users get a skip link and a focus ring they can see; signed-in pages ar
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
 import pytest
 from axe_playwright_python.async_playwright import Axe
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
-from tests.ui.conftest import ADMIN, USER, WAIT_MS, Site, screenshot, sign_in
+from tests.ui.conftest import ADMIN, USER, WIDTHS, Site, screenshot, sign_in, tab
 
-WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PHONE_MAX = 640  # site.css switches to the phone layout below this width
 FAILING_IMPACTS = {"serious", "critical"}
 AXE = Axe()
@@ -66,12 +66,6 @@ TABLES_AS_CARDS = """() => [...document.querySelectorAll("main tr")]
   .every((row) => getComputedStyle(row).display === "block")"""
 
 
-async def _tab(browser: Browser, width: str) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(viewport=WIDTHS[width])  # type: ignore[arg-type]
-    context.set_default_timeout(WAIT_MS)
-    return context, await context.new_page()
-
-
 async def _published_post(page: Page, site: Site) -> dict[str, str]:
     """Sign in, write one post with the offline model, publish it; the ids the scanned paths name."""
     await sign_in(page, site)
@@ -122,27 +116,22 @@ async def _problems(page: Page, scan: Scan, phone: bool) -> list[str]:
 async def test_every_page_passes_axe_and_fits_a_phone(browser: Browser, site: Site, width: str) -> None:
     phone = WIDTHS[width]["width"] < PHONE_MAX
     pages: dict[str | None, Page] = {}
-    contexts = []
-    try:
+    async with contextlib.AsyncExitStack() as tabs:
         for account in {scan.account for scan in PAGES}:
-            context, pages[account] = await _tab(browser, width)
-            contexts.append(context)
+            pages[account] = await tabs.enter_async_context(tab(browser, width))
         ids = await _published_post(pages[ADMIN], site)
-        for account, tab in pages.items():
+        for account, opened in pages.items():
             if account not in (None, ADMIN):
-                await sign_in(tab, site, account)
+                await sign_in(opened, site, account)
         report = []
         for scan in PAGES:
-            tab = pages[scan.account]
-            response = await tab.goto(site.url + scan.path.format(**ids))
+            opened = pages[scan.account]
+            response = await opened.goto(site.url + scan.path.format(**ids))
             assert response is not None
             if scan.account and scan.path.startswith("/admin"):
                 assert response.headers.get("cache-control") == "no-store", scan.path
-            report += [f"{scan.path}: {problem}" for problem in await _problems(tab, scan, phone)]
+            report += [f"{scan.path}: {problem}" for problem in await _problems(opened, scan, phone)]
         assert report == [], "\n".join(report)
-    finally:
-        for context in contexts:
-            await context.close()
 
 
 def _contrast(first: str, second: str) -> float:
@@ -176,8 +165,7 @@ def _assert_visible_ring(ring: list[str]) -> None:
 async def test_keyboard_users_skip_to_content_and_see_focus_on_the_header(
     browser: Browser, site: Site, width: str
 ) -> None:
-    context, page = await _tab(browser, width)
-    try:
+    async with tab(browser, width) as page:
         await sign_in(page, site, next_path="/admin/queue")
         await page.keyboard.press("Tab")
         skip = page.get_by_role("link", name="Skip to content")
@@ -195,8 +183,6 @@ async def test_keyboard_users_skip_to_content_and_see_focus_on_the_header(
         await page.keyboard.press("Tab")  # on into the page, past the header, where the ring is dark on light
         assert await page.evaluate("document.querySelector('main').contains(document.activeElement)")
         _assert_visible_ring(await page.evaluate(FOCUS_RING))
-    finally:
-        await context.close()
 
 
 async def test_sign_in_forwards_a_signed_in_user_and_back_after_sign_out_shows_nothing(

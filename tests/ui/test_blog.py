@@ -10,12 +10,10 @@ from playwright.async_api import Browser, Page, expect
 from blogqueue import db, users
 from blogqueue.models import BlogPost
 from blogqueue.settings import Settings
-from tests.ui.conftest import USER, WAIT_MS, Site, screenshot
+from tests.ui.conftest import USER, WIDTHS, Site, screenshot, tab
 from tests.ui.test_editor import generated_post
 from tests.webapi.test_blog import ATOM, parse_xml
 
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 390, "height": 844}
 POSTER = "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='92' height='138'/%3E"
 
 
@@ -39,23 +37,20 @@ async def _seed(settings: Settings) -> None:
         await engine.dispose()
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_a_visitor_reads_the_blog_and_a_post_but_never_a_draft(
-    browser: Browser, site: Site, viewport: dict[str, int]
+    browser: Browser, site: Site, width: str
 ) -> None:
     await _seed(site.settings)
-    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    blocked: list[str] = []
-    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
-    try:
+    async with tab(browser, width) as page:
+        blocked: list[str] = []
+        page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
         await page.goto(site.url + "/blog")
         items = page.locator("#blog-list > li")
         await expect(items).to_have_count(1)
         await expect(items.locator("img.thumb")).to_be_visible()
         await expect(items).to_contain_text("A slow, patient thriller.")
-        await screenshot(page, f"blog-{viewport['width']}")
+        await screenshot(page, f"blog-{WIDTHS[width]['width']}")
 
         await items.get_by_role("link", name="The Long Night 0").click()
         await expect(page).to_have_url(site.url + "/blog/the-long-night-2024")
@@ -65,7 +60,7 @@ async def test_a_visitor_reads_the_blog_and_a_post_but_never_a_draft(
         await expect(page.locator("#facts")).to_contain_text("Movie")
         fits = await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert fits, "the post page scrolls sideways"
-        await screenshot(page, f"blog-post-{viewport['width']}")
+        await screenshot(page, f"blog-post-{WIDTHS[width]['width']}")
 
         await page.get_by_role("link", name="slow cinema").first.click()
         await expect(page.locator("h1")).to_contain_text("slow cinema")
@@ -75,20 +70,14 @@ async def test_a_visitor_reads_the_blog_and_a_post_but_never_a_draft(
         assert response is not None and response.status == 404
         await expect(page.locator("#page-message")).to_contain_text("does not exist")
         assert blocked == []
-    finally:
-        await context.close()
 
 
-@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+@pytest.mark.parametrize("width", WIDTHS)
 async def test_an_edited_generated_post_is_404_as_a_draft_then_public_once_published(
-    browser: Browser, site: Site, viewport: dict[str, int]
+    browser: Browser, site: Site, width: str
 ) -> None:
-    context = await browser.new_context(viewport=viewport)  # type: ignore[arg-type]
-    context.set_default_timeout(WAIT_MS)
-    try:
-        await _edit_then_publish(await context.new_page(), site)
-    finally:
-        await context.close()
+    async with tab(browser, width) as page:
+        await _edit_then_publish(page, site)
 
 
 async def _edit_then_publish(page: Page, site: Site) -> None:

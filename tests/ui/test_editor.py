@@ -8,9 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 from playwright.async_api import Browser, Page, expect
 
-from tests.ui.conftest import WAIT_MS, Site, screenshot, sign_in
-
-WIDTHS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+from tests.ui.conftest import WIDTHS, Site, screenshot, sign_in, tab
 
 
 async def generated_post(page: Page, site: Site) -> None:
@@ -35,10 +33,7 @@ async def schedule(page: Page, ahead: timedelta) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 async def test_edit_preview_save_reload_then_schedule(browser: Browser, site: Site, width: str) -> None:
-    context = await browser.new_context(viewport=WIDTHS[width])  # type: ignore[arg-type]
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    try:
+    async with tab(browser, width) as page:
         await generated_post(page, site)
         await page.get_by_role("link", name="Edit").click()
         await expect(page).to_have_url(re.compile(r"/edit$"))
@@ -84,5 +79,3 @@ async def test_edit_preview_save_reload_then_schedule(browser: Browser, site: Si
                 break
         await expect(page.locator("#post-status")).to_have_text("published")
         await expect(page.locator("#schedule-line")).to_be_hidden()
-    finally:
-        await context.close()

@@ -12,9 +12,8 @@ from blogqueue.models import BlogPost
 from blogqueue.providers import Provider
 from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
-from tests.ui.conftest import ADMIN, USER, WAIT_MS, Site, screenshot, sign_in
+from tests.ui.conftest import ADMIN, USER, WIDTHS, Site, screenshot, sign_in, tab
 
-WIDTHS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 OPENAI_MODEL = next(
     m for m in load_registry().all() if m.provider is Provider.OPENAI and m.status == "active"
 )
@@ -88,10 +87,7 @@ async def test_an_author_edits_their_post_is_kept_from_admin_pages_and_signs_out
     browser: Browser, site: Site, width: str
 ) -> None:
     await add_posts(site.settings)
-    context = await browser.new_context(viewport=WIDTHS[width])  # type: ignore[arg-type]
-    context.set_default_timeout(WAIT_MS)
-    page = await context.new_page()
-    try:
+    async with tab(browser, width) as page:
         await sign_in(page, site, USER)
         await expect(page).to_have_url(re.compile(r"/admin/blog/posts$"))
         assert await menu(page) == ["My posts", "AI settings"]
@@ -111,5 +107,3 @@ async def test_an_author_edits_their_post_is_kept_from_admin_pages_and_signs_out
         await expect(page).to_have_url(re.compile(r"/login$"))
         await page.goto(f"{site.url}/admin/blog/posts")
         await expect(page).to_have_url(re.compile(r"/login\?next=/admin/blog/posts$"))
-    finally:
-        await context.close()

@@ -17,11 +17,10 @@ from blogqueue.crypto import KeyCipher
 from blogqueue.registry import load_registry
 from blogqueue.settings import Settings
 from tests.conftest import serve_app
-from tests.ui.conftest import ADMIN, WAIT_MS, Site, _create_accounts, screenshot, sign_in
+from tests.ui.conftest import ADMIN, WAIT_MS, WIDTHS, Site, _create_accounts, screenshot, sign_in
 
 MODEL = "gpt-6.2-sol"
-PHONE = {"width": 390, "height": 844}
-DESKTOP = {"width": 1280, "height": 900}
+PHONE, DESKTOP = WIDTHS["phone"], WIDTHS["desktop"]
 
 
 @pytest.fixture(scope="module")
