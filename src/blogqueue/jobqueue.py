@@ -43,7 +43,7 @@ from blogqueue.queues import (
     make_job_id,
     worker_connection_name,
 )
-from blogqueue.run_events import LogLine, RunEvent
+from blogqueue.run_events import LogLine, PostSaved, RunEvent
 from blogqueue.settings import Settings
 
 log = structlog.get_logger("blogqueue.jobqueue")
@@ -580,8 +580,25 @@ class JobQueue:
         return int(await self._redis.get(self._keys.blog_version) or 0)
 
     async def blog_changed(self) -> None:
-        """A post was published, unpublished, edited or deleted: kept public pages are stale."""
-        await self._redis.incr(self._keys.blog_version)
+        """A post was published, unpublished, edited or deleted: kept pages and post lists are stale."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.incr(self._keys.blog_version)
+            pipe.incr(self._keys.posts_version)
+            await pipe.execute()
+
+    async def posts_changed(self) -> None:
+        """A draft was written: kept post lists are stale (the public blog is not)."""
+        await self._redis.incr(self._keys.posts_version)
+
+    async def posts_version(self) -> int:
+        return int(await self._redis.get(self._keys.posts_version) or 0)
+
+    async def runs_changed(self, user_id: int | str) -> None:
+        """One of the user's runs changed other than by a run event: kept status pages are stale."""
+        await self._redis.incr(self._keys.runs_version(str(user_id)))
+
+    async def runs_version(self, user_id: int | str) -> int:
+        return int(await self._redis.get(self._keys.runs_version(str(user_id))) or 0)
 
     async def beat(self, name: str, heartbeat: Heartbeat, ttl_s: int) -> None:
         await self._redis.set(self._keys.worker(name), msgspec.json.encode(heartbeat), ex=ttl_s)
@@ -622,6 +639,9 @@ class JobQueue:
     def _add_event(self, pipe: Any, event: RunEvent) -> None:
         fields: Any = run_events.to_fields(event)
         pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
+        pipe.incr(self._keys.runs_version(event.user_id))
+        if isinstance(event, PostSaved):
+            pipe.incr(self._keys.posts_version)
         if isinstance(event, LogLine):
             key = self._keys.run_logs(event.run_id)
             entry = LogEntry(event.message, int(time.time() * 1000), event.job_id)

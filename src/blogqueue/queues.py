@@ -270,6 +270,17 @@ class Keys:
         served only while it has not moved."""
         return f"{self.app}:blog-version"
 
+    @property
+    def posts_version(self) -> str:
+        """Moves on whenever any post is written, edited, published or deleted: post lists kept in
+        memory are served only while it has not moved."""
+        return f"{self.base}:posts-version"
+
+    def runs_version(self, user_id: str) -> str:
+        """Moves on whenever one of a user's runs changes (each run event, a start, a schedule
+        change, a retry): status pages kept in memory are served only while it has not moved."""
+        return f"{self.base}:runs-version:{user_id}"
+
     def revoked_token(self, jti: str) -> str:
         """A signed-out session token, kept until it would have expired."""
         return f"{self.app}:revoked-token:{jti}"

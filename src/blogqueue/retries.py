@@ -52,6 +52,7 @@ async def retry_failed(session: AsyncSession, job_queue: JobQueue, run: Generati
          job_id, min(MAX_PRIORITY, (run.priority or 0) + after + index + 1))
         for index, (_, media, tmdb_id, job_id) in enumerate(again)
     ])  # fmt: skip
+    await job_queue.runs_changed(user_id)
     return RetryReport(run.id, [row[3] for row in again], len(failures) - len(again))
 
 

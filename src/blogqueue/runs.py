@@ -253,6 +253,7 @@ async def create_run(
         await session.delete(run)
         await session.commit()
         raise
+    await job_queue.runs_changed(user_id)
     return run
 
 

@@ -52,6 +52,7 @@ async def reschedule(
     await session.commit()
     if run.status == RunStatus.RUNNING:
         await _upsert(job_queue, run)
+    await job_queue.runs_changed(run.user_id)
     return run
 
 
@@ -61,6 +62,7 @@ async def pause(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) 
     assert run.id is not None
     await job_queue.remove_scheduler(scheduler_id(run.id))
     await runs.set_status(session, run, RunStatus.PAUSED, "paused")
+    await job_queue.runs_changed(run.user_id)
     return run
 
 
@@ -68,6 +70,7 @@ async def resume(session: AsyncSession, job_queue: JobQueue, run: GenerationRun)
     _require_continuous(run, RunStatus.PAUSED)
     await _upsert(job_queue, run)
     await runs.set_status(session, run, RunStatus.RUNNING, "")
+    await job_queue.runs_changed(run.user_id)
     return run
 
 

@@ -258,6 +258,7 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
             post = await posts.save_post(session, post)
     except Conflict:
         return
+    await ctx.services.job_queue.posts_changed()
     await ctx.reporter.log(f"kept {len(text)} characters as incomplete draft {post.slug}")
 
 

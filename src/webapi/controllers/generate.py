@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -36,6 +36,7 @@ from blogqueue.schemas import (
 from blogqueue.settings import Settings
 from webapi.auth import CurrentUser, require_admin
 from webapi.event_hub import EventHub
+from webapi.fresh_answers import FreshAnswers
 from webapi.openapi import errors
 
 BASE = "/api/admin/blog/auto-generate"
@@ -55,6 +56,10 @@ class AutoGenerateController(Controller):
     path = BASE
     tags = ["generation"]
     guards = [require_admin]
+
+    def __init__(self, owner: Any) -> None:
+        super().__init__(owner)
+        self.statuses = FreshAnswers[StatusResponse]()
 
     @post(
         "/",
@@ -100,15 +105,15 @@ class AutoGenerateController(Controller):
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=run_views.MAX_RUNS_PER_PAGE)] = 10,  # noqa: N803
     ) -> StatusResponse:
-        return await run_views.status_page(
-            db_session,
-            job_queue,
-            settings,
-            userId or request.user.id,
-            run_id=runId,
-            page=page,
-            page_size=pageSize,
-        )
+        user_id = userId or request.user.id
+
+        def build() -> Awaitable[StatusResponse]:
+            return run_views.status_page(
+                db_session, job_queue, settings, user_id, run_id=runId, page=page, page_size=pageSize
+            )
+
+        version = await job_queue.runs_version(user_id)
+        return await self.statuses.get((user_id, runId, page, pageSize), version, build)
 
     @get(
         "/runs/{run_id:int}/posts",

@@ -29,6 +29,7 @@ from blogqueue.schemas import (
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source
 from webapi.auth import CurrentUser
+from webapi.fresh_answers import FreshAnswers
 from webapi.openapi import errors
 from webapi.pages.markdown import render_markdown
 
@@ -84,6 +85,10 @@ class PostsController(Controller):
     path = "/api/blog/posts"
     tags = ["posts"]
 
+    def __init__(self, owner: Any) -> None:
+        super().__init__(owner)
+        self.pages = FreshAnswers[PostPage]()
+
     # Arguments carry the wire names: Litestar reports the argument's name, not a query alias, in
     # validation errors (litestar-org/litestar#4215), and a client must see the name it sent.
     @get("/", summary="Posts the caller may see, newest first, filtered and paged", responses=errors(422))
@@ -91,6 +96,7 @@ class PostsController(Controller):
         self,
         request: Request[CurrentUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
+        job_queue: NamedDependency[JobQueue],
         page: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE)] = 1,
         pageSize: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,  # noqa: N803
         status: FromQuery[PostStatus | None] = None,
@@ -108,8 +114,15 @@ class PostsController(Controller):
         filters = posts.PostFilters(
             status=status, media_type=mediaType, source=source, model=model, run_id=runId, user_id=userId
         )
-        rows, total = await posts.list_posts(db_session, request.user, filters, page=page, page_size=pageSize)
-        return PostPage([_summary(row) for row in rows], page, pageSize, total)
+
+        async def build() -> PostPage:
+            rows, total = await posts.list_posts(
+                db_session, request.user, filters, page=page, page_size=pageSize
+            )
+            return PostPage([_summary(row) for row in rows], page, pageSize, total)
+
+        version = await job_queue.posts_version()
+        return await self.pages.get((request.user, filters, page, pageSize), version, build)
 
     @get("/{slug:str}", summary="One post with its markdown body", responses=errors(404))
     async def read(
