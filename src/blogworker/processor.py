@@ -29,7 +29,7 @@ from blogworker import failures, metrics
 from blogworker.context import WorkerContext
 from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
-from blogworker.intake import start_requested_run
+from blogworker.intake import give_up_request, start_requested_run
 from blogworker.planning import give_up_planning, plan_run
 from blogworker.publishing import publish_scheduled
 from blogworker.reporting import JobReporter
@@ -59,7 +59,10 @@ class Handler(Generic[P]):
 HANDLERS: Mapping[str, Handler[Any]] = {
     JobName.SELFTEST: Handler(SelfTest, run_selftest),
     JobName.GENERATE: Handler(
-        GenerateRun, plan_run, give_up_planning, without_run_id=Handler(RunRequest, start_requested_run)
+        GenerateRun,
+        plan_run,
+        give_up_planning,
+        without_run_id=Handler(RunRequest, start_requested_run, give_up_request),
     ),
     JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
     JobName.PUBLISH_POST: Handler(PublishPost, publish_scheduled),

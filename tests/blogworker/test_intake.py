@@ -121,3 +121,24 @@ async def test_a_continuous_request_left_without_its_scheduler_by_a_crash_gets_i
     (run,) = await _all_runs(pipeline)
     assert (run.id, run.status, run.plan_job_id) == (run_id, "running", f"run-{run_id}")
     assert await pipeline.queue.next_tick(f"run-{run_id}") is not None
+
+
+async def test_a_requested_run_whose_planning_fails_for_good_fails_as_any_run(
+    redis_url: str, tmp_path: Path, start_worker: Any
+) -> None:
+    """TMDb cannot be reached and the job has no attempts left: the run the job made is failed
+    with the reason (and announced), not left planning for ever."""
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", None, "http://127.0.0.1:9", tmdb_api_key="x" * 32
+    )
+    pipeline = await open_pipeline(settings)
+    try:
+        start_worker(settings)
+        job = await pipeline.queue._queue.add(
+            "generate", {**REQUEST, "userId": str(pipeline.user_id)}, {"attempts": 1}
+        )
+        assert (await _finished(pipeline, str(job.id))).state == "failed"
+        (run,) = await _all_runs(pipeline)
+        assert run.status == "failed" and (run.message or "").startswith("planning failed:"), run.message
+    finally:
+        await pipeline.queue.close()
