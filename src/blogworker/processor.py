@@ -108,6 +108,8 @@ class Processor:
             payload: Any = None
             async with metrics.timed_job(job.name) as ended:
                 try:
+                    owner = job.data.get("userId") if isinstance(job.data, dict) else None
+                    await self.services.job_queue.index_job(str(job.id), owner, float(job.timestamp or 0))
                     reason = self.cancellations.reason(str(job.id))
                     if reason is not None:
                         raise Cancelled(reason)
