@@ -50,7 +50,7 @@ async def test_a_request_job_creates_its_run_once_and_writes_the_posts(
     or a recovery would) finds the same run and plans nothing twice."""
     start_worker(pipeline.settings)
     job = await pipeline.queue._queue.add(
-        "generate", {**REQUEST, "userId": "Writer@Example.com", "extra": 1}, {}
+        "generate", {**REQUEST, "userId": "Writer@Example.com", "extra": 1, "budgetUsd": 5, "priority": 3}, {}
     )
     finished = await _finished(pipeline, str(job.id))
     assert finished.state == "completed", finished.failed_reason
@@ -60,6 +60,7 @@ async def test_a_request_job_creates_its_run_once_and_writes_the_posts(
         job.id,
         f"{job.id}@{job.timestamp}",
     )
+    assert (run.budget_usd, run.priority) == (5, 3)  # the run's own budget and priority, as from the API
     run = await pipeline.wait_finished(run.id or 0)
     assert (run.status, run.planned, run.posts_done) == ("completed", 2, 2)
     assert len(await pipeline.posts(run.id)) == 2
