@@ -460,6 +460,13 @@ class JobQueue:
                     pipe.zrem(self._keys.user_jobs(owner), *job_ids)
                 await pipe.execute()
 
+    async def index_job(self, job_id: str, user_id: object, added_ms: float) -> None:
+        """File a job under the user its `userId` names, unless it is there already: workers do so
+        for each job they take, so a job another producer added while no API followed the stream
+        is listed too."""
+        if (owner := job_owner(user_id)) is not None:
+            await self._redis.zadd(self._keys.user_jobs(owner), {job_id: added_ms}, nx=True)
+
     async def _index_added(self, entries: Sequence[tuple[str, dict[str, str]]]) -> None:
         """Index under their users the jobs these stream entries announce as added. BullMQ writes
         an `added` entry for every job, whoever added it, so jobs from Node producers are listed

@@ -17,11 +17,15 @@ from blogqueue import runs, users
 from blogqueue.models import GenerationRun, RunMode, RunStatus
 from blogqueue.payloads import GenerateRun, RunRequest
 from blogworker.context import WorkerContext
-from blogworker.planning import plan_run
+from blogworker.planning import give_up_planning, plan_run
+
+
+def _request_key(ctx: WorkerContext) -> runs.RequestJob:
+    return runs.RequestJob(str(ctx.job.id), int(ctx.job.timestamp or 0))
 
 
 async def _run_of(ctx: WorkerContext, request: RunRequest) -> GenerationRun:
-    key = runs.RequestJob(str(ctx.job.id), int(ctx.job.timestamp or 0))
+    key = _request_key(ctx)
     svc = ctx.services
     async with svc.sessions() as session:
         run = await runs.run_for_request(session, key)
@@ -50,3 +54,11 @@ async def start_requested_run(ctx: WorkerContext, request: RunRequest) -> dict[s
         await ctx.reporter.log(f"continuous run {run.id} created; scheduler {run.plan_job_id}")
         return {"runId": run.id, "scheduler": run.plan_job_id}
     return await plan_run(ctx, GenerateRun(user_id=str(run.user_id), run_id=run.id))
+
+
+async def give_up_request(ctx: WorkerContext, request: RunRequest, err: Exception) -> None:
+    """The job failed for good: the run it made, if it made one, fails as any run's planning does."""
+    async with ctx.services.sessions() as session:
+        run = await runs.run_for_request(session, _request_key(ctx))
+    if run is not None and run.id is not None:
+        await give_up_planning(ctx, GenerateRun(user_id=str(run.user_id), run_id=run.id), err)

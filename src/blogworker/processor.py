@@ -29,7 +29,7 @@ from blogworker import failures, metrics
 from blogworker.context import WorkerContext
 from blogworker.failures import Outcome
 from blogworker.generation import give_up, write_post
-from blogworker.intake import start_requested_run
+from blogworker.intake import give_up_request, start_requested_run
 from blogworker.planning import give_up_planning, plan_run
 from blogworker.publishing import publish_scheduled
 from blogworker.reporting import JobReporter
@@ -59,7 +59,10 @@ class Handler(Generic[P]):
 HANDLERS: Mapping[str, Handler[Any]] = {
     JobName.SELFTEST: Handler(SelfTest, run_selftest),
     JobName.GENERATE: Handler(
-        GenerateRun, plan_run, give_up_planning, without_run_id=Handler(RunRequest, start_requested_run)
+        GenerateRun,
+        plan_run,
+        give_up_planning,
+        without_run_id=Handler(RunRequest, start_requested_run, give_up_request),
     ),
     JobName.GENERATE_POST: Handler(GeneratePost, write_post, give_up),
     JobName.PUBLISH_POST: Handler(PublishPost, publish_scheduled),
@@ -105,6 +108,8 @@ class Processor:
             payload: Any = None
             async with metrics.timed_job(job.name) as ended:
                 try:
+                    owner = job.data.get("userId") if isinstance(job.data, dict) else None
+                    await self.services.job_queue.index_job(str(job.id), owner, float(job.timestamp or 0))
                     reason = self.cancellations.reason(str(job.id))
                     if reason is not None:
                         raise Cancelled(reason)

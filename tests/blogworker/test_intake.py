@@ -50,7 +50,7 @@ async def test_a_request_job_creates_its_run_once_and_writes_the_posts(
     or a recovery would) finds the same run and plans nothing twice."""
     start_worker(pipeline.settings)
     job = await pipeline.queue._queue.add(
-        "generate", {**REQUEST, "userId": "Writer@Example.com", "extra": 1}, {}
+        "generate", {**REQUEST, "userId": "Writer@Example.com", "extra": 1, "budgetUsd": 5, "priority": 3}, {}
     )
     finished = await _finished(pipeline, str(job.id))
     assert finished.state == "completed", finished.failed_reason
@@ -60,6 +60,7 @@ async def test_a_request_job_creates_its_run_once_and_writes_the_posts(
         job.id,
         f"{job.id}@{job.timestamp}",
     )
+    assert (run.budget_usd, run.priority) == (5, 3)  # the run's own budget and priority, as from the API
     run = await pipeline.wait_finished(run.id or 0)
     assert (run.status, run.planned, run.posts_done) == ("completed", 2, 2)
     assert len(await pipeline.posts(run.id)) == 2
@@ -121,3 +122,24 @@ async def test_a_continuous_request_left_without_its_scheduler_by_a_crash_gets_i
     (run,) = await _all_runs(pipeline)
     assert (run.id, run.status, run.plan_job_id) == (run_id, "running", f"run-{run_id}")
     assert await pipeline.queue.next_tick(f"run-{run_id}") is not None
+
+
+async def test_a_requested_run_whose_planning_fails_for_good_fails_as_any_run(
+    redis_url: str, tmp_path: Path, start_worker: Any
+) -> None:
+    """TMDb cannot be reached and the job has no attempts left: the run the job made is failed
+    with the reason (and announced), not left planning for ever."""
+    settings = pipeline_settings(
+        redis_url, tmp_path / "data", None, "http://127.0.0.1:9", tmdb_api_key="x" * 32
+    )
+    pipeline = await open_pipeline(settings)
+    try:
+        start_worker(settings)
+        job = await pipeline.queue._queue.add(
+            "generate", {**REQUEST, "userId": str(pipeline.user_id)}, {"attempts": 1}
+        )
+        assert (await _finished(pipeline, str(job.id))).state == "failed"
+        (run,) = await _all_runs(pipeline)
+        assert run.status == "failed" and (run.message or "").startswith("planning failed:"), run.message
+    finally:
+        await pipeline.queue.close()

@@ -124,11 +124,36 @@ async def test_a_node_producer_requests_posts_by_queue_only_and_follows_them(
     assert [event.kind for event in relayed].count("post-saved") == 2  # what GET .../events replays
     page = await api.get("/admin/blog/posts", params={"runId": run.id})
     assert all(post.title in page.text for post in posts)
+    run_page = (await api.get(f"/admin/blog/runs/{run.id}")).text
+    assert f'planning job <a href="/admin/queue/jobs/{job.id}">' in run_page
+    assert all(f"/admin/blog/posts/{post.slug}" in run_page for post in posts)
     assert job.id in (await api.get(f"/admin/queue/jobs/{job.id}")).text
 
     admin_id = next(user.id for user in await rows(settings, User) if user.email == ADMIN_EMAIL)
     listing = (await api.get("/api/jobs", params={"state": "completed", "userId": admin_id})).json()
     assert job.id in [item["id"] for item in listing["items"]]
+
+
+async def test_a_node_job_added_while_no_api_ran_is_listed_once_a_worker_took_it(
+    settings: Settings, job_queue: JobQueue, start_worker: Any, run_node: RunNode
+) -> None:
+    """No API followed the stream when Node added the job, and its `added` entry was trimmed off
+    since (the stream keeps about 10,000 entries): the worker that ran it filed it under its user."""
+    await asyncio.to_thread(db.migrate, settings)
+    await create_accounts(settings)
+    admin_id = next(user.id for user in await rows(settings, User) if user.email == ADMIN_EMAIL)
+    start_worker(settings)
+    data = {"version": 1, "userId": str(admin_id)}
+    producer = await run_node("producer.mjs", {"name": "selftest", "data": data, "watch": True})
+    finished = await producer.wait_event("finished", timeout=30)
+    await producer.finish(timeout=10)
+    assert finished["type"] == "completed"
+    await job_queue._redis.xtrim(job_queue._keys.events, maxlen=0)
+
+    async with ApiClient(create_app(settings)) as api:
+        api.headers.update(await sign_in(api, ADMIN_EMAIL))
+        listing = (await api.get("/api/jobs", params={"state": "completed", "userId": admin_id})).json()
+    assert [item["id"] for item in listing["items"]] == [finished["id"]]
 
 
 async def test_the_request_job_retried_after_its_worker_is_killed_makes_one_run(
