@@ -96,6 +96,7 @@ export interface ProgressEvent {
   planned?: number;
   requested?: number;
   percent?: number;
+  title?: string;
 }
 
 /** How far a job of the run got (planning, or a post being written). */
@@ -110,6 +111,7 @@ export interface ProgressFields {
   planned?: string;
   requested?: string;
   percent?: string;
+  title?: string;
 }
 
 /** A post was stored; `message` is its title. */

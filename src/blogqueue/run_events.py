@@ -51,6 +51,7 @@ class ProgressData(_Data, frozen=True):
     planned: int | None = None
     requested: int | None = None
     percent: int | None = None  # a plain numeric progress
+    title: str | None = None  # what a post job writes about, so a watcher never has to show its TMDb id
 
 
 class Progress(_Event, frozen=True, tag="run-progress"):

@@ -94,6 +94,7 @@ class Draft:
     ctx: WorkerContext
     parts: list[str] = field(default_factory=list)
     cut_short: bool = False
+    title: str | None = None  # what the text is about, said with each progress step
 
     def __post_init__(self) -> None:
         self.on_text = self.parts.append
@@ -118,4 +119,4 @@ class Draft:
             await asyncio.sleep(PROGRESS_INTERVAL_S)
             if (chars := sum(map(len, self.parts))) != reported:
                 reported = chars
-                await self.ctx.reporter.progress(ProgressData(stage="writing", chars=chars))
+                await self.ctx.reporter.progress(ProgressData(stage="writing", chars=chars, title=self.title))

@@ -135,7 +135,7 @@ async def _generate_checked(
         lines = [about] if try_number == 1 else []
         lines.append(f"prompt built ({len(prompt)} characters); calling {model.provider}")
         await ctx.reporter.report(*lines)
-        draft = ctx.draft = PostDraft(ctx, run=run, model=model, details=details)
+        draft = ctx.draft = PostDraft(ctx, run=run, model=model, details=details, title=details.title)
         try:
             result = await draft.stream(generator.generate(request, draft.on_text))
         except ProviderError as err:
@@ -228,7 +228,7 @@ async def _save(
     if finished.status == RunStatus.COMPLETED and finished.finished_at is not None:
         events.append(runs.finished_event(finished))
     line = f"saved as {post.slug} ({post.tokens_in}+{post.tokens_out} tokens, ${post.cost_usd:.4f})"
-    progress = ProgressData(stage="saved", chars=len(body))
+    progress = ProgressData(stage="saved", chars=len(body), title=details.title)
     await ctx.reporter.report(*filter(None, [stopped, line]), progress=progress, events=tuple(events))
     return _summary(post)
 

@@ -64,6 +64,10 @@ NOISY_REGIONS = """() => [...document.querySelectorAll(
   .filter((el) => !el.classList.contains("message")).map((el) => el.outerHTML.slice(0, 80))"""
 TABLES_AS_CARDS = """() => [...document.querySelectorAll("main tr")]
   .every((row) => getComputedStyle(row).display === "block")"""
+# A card's cell is as tall as its label, so a label on two lines never runs into the next cell.
+LABELS_OVERLAP = """() => [...document.querySelectorAll("main td[data-label]")]
+  .filter((cell) => cell.offsetHeight && parseFloat(getComputedStyle(cell, "::before").height) > cell.clientHeight)
+  .map((cell) => "the label runs into the next cell: " + cell.dataset.label)"""
 
 
 async def _published_post(page: Page, site: Site) -> dict[str, str]:
@@ -108,6 +112,7 @@ async def _problems(page: Page, scan: Scan, phone: bool) -> list[str]:
             problems.append("scrolls sideways")
         if not await page.evaluate(TABLES_AS_CARDS):
             problems.append("a table is not shown as cards")
+        problems += await page.evaluate(LABELS_OVERLAP)
         problems += await page.evaluate(SMALL_TARGETS, TARGETS)
     return problems
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -88,5 +89,10 @@ async def test_a_run_streams_its_events_and_a_reconnect_misses_nothing(
     assert {"run-log", "run-progress", "post-saved", "run-finished"} <= set(kinds)
     assert kinds.count("post-saved") == 3  # ...and nothing missed across the reconnect
     assert all(message["data"]["runId"] == run_id for message in everything)
+    about = {message["data"]["jobId"]: found[1] for message in everything
+             if (found := re.match(r"writing about (.+) \(\d{4}\) with ", message["data"]["message"]))}  # fmt: skip
+    said = {message["data"]["jobId"]: message["data"].get("title") for message in everything
+            if message["event"] == "run-progress" and message["data"]["stage"] == "saved"}  # fmt: skip
+    assert len(said) == 3 and said == about  # a post's progress names its title: never just its TMDb id
     finished = everything[-1]["data"]
     assert (finished["kind"], finished["postsDone"], finished["status"]) == ("run-finished", 3, "completed")

@@ -1,4 +1,5 @@
-"""Why a run waits, as the status API says it: here, no worker is running."""
+"""Why a run waits, as the status API, the queue page and the run page say it: here, no worker is
+running; and the job page names its state in plain words."""
 
 from __future__ import annotations
 
@@ -24,3 +25,8 @@ async def test_a_run_without_a_live_worker_says_so_and_a_finished_page_says_noth
     page = await site.client.get("/admin/queue", headers=admin)
     assert "Waiting: no worker is running" in page.text
     assert ">waiting for a worker<" in page.text
+    run_page = await site.client.get(f"/admin/blog/runs/{started.json()['runId']}", headers=admin)
+    assert '<li data-kind="no-worker">Waiting: no worker is running' in run_page.text
+    (job_id,) = started.json()["jobIds"]
+    job_page = await site.client.get(f"/admin/queue/jobs/{job_id}", headers=admin)
+    assert '<dd id="job-state" title="waiting">waiting for a worker</dd>' in job_page.text

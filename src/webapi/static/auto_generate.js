@@ -263,6 +263,7 @@
     const section = runsBox.querySelector('.run[data-run-id="' + data.runId + '"]');
     if (!section) return refresh();
     if (!POST_JOB.test(data.jobId)) return; // the planning job's progress is the run's, not a post's
+    if (data.title) titles.set(data.jobId, data.title);
     const stage = data.stage || "working";
     const chars = data.chars != null ? ": " + data.chars + " characters" : "";
     section.querySelector(".current-post").textContent = "Current post: " + postName(data.jobId) + " — " + stage + chars;
