@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import msgspec
 import redis.asyncio as aioredis
@@ -18,6 +19,7 @@ from litestar.enums import HttpMethod
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.security.jwt import JWTCookieAuth, Token
+from litestar.security.jwt.token import JWTDecodeOptions
 from litestar.types import Receive, Scope, Send
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -36,6 +38,7 @@ SESSION_COOKIE = "blogqueue_session"
 WRONG_CREDENTIALS = "wrong email or password, or the account is disabled"
 IDENTITY_TTL_S = 10.0
 IDENTITIES_KEPT = 10_000
+VERIFIED_TTL_S = 60.0
 PUBLIC_PATHS = ["^/healthz$", "^/readyz$", "^/schema", "^/api/auth/login$", "^/blog(/|$)", "^/sitemap\\.xml$"]
 
 
@@ -77,6 +80,32 @@ class Revocations:
             pipe.get(self._keys.session_generation(user_id))
             signed_out, generation = await pipe.execute()
         return bool(signed_out) or token.extras.get(GENERATION_CLAIM, 0) != int(generation or 0)
+
+
+class SessionToken(Token):
+    """A token whose signature this process has checked once in the last VERIFIED_TTL_S is not
+    checked again (PyJWT's HMAC check is most of a token's cost); its expiry still is, every time."""
+
+    _verified: ClassVar[TTLCache[tuple[str, str], dict[str, Any]]] = TTLCache(
+        maxsize=IDENTITIES_KEPT, ttl=VERIFIED_TTL_S
+    )
+
+    @classmethod
+    def decode_payload(
+        cls,
+        encoded_token: str,
+        secret: str,
+        algorithms: list[str],
+        issuer: str | Sequence[str] | None = None,
+        audience: str | Sequence[str] | None = None,
+        options: JWTDecodeOptions | None = None,
+    ) -> Any:
+        key = (secret, encoded_token)
+        payload = cls._verified.get(key)
+        if payload is None or payload.get("exp", 0) <= time.time():
+            payload = super().decode_payload(encoded_token, secret, algorithms, issuer, audience, options)
+            cls._verified[key] = payload
+        return dict(payload)  # Token.decode reshapes the payload it is given
 
 
 def user_id_of(token: Token) -> int | None:
@@ -125,6 +154,7 @@ async def is_revoked(token: Token, connection: ASGIConnection[Any, Any, Any, Any
 def build_auth(settings: Settings) -> JWTCookieAuth[CurrentUser, Token]:
     return JWTCookieAuth[CurrentUser, Token](
         token_secret=session_secret(settings),
+        token_cls=SessionToken,
         retrieve_user_handler=retrieve_user,
         revoked_token_handler=is_revoked,
         exclude=PUBLIC_PATHS,

@@ -1,6 +1,10 @@
+import time
 from argparse import Namespace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+from litestar.exceptions import NotAuthorizedException
 from litestar.testing import AsyncTestClient
 
 from blogops.manage import users_command
@@ -8,7 +12,7 @@ from blogqueue import db, users
 from blogqueue.settings import Settings
 from tests.webapi.conftest import PASSWORD, Site, create_accounts, sign_in
 from webapi.app import create_app
-from webapi.auth import SESSION_COOKIE
+from webapi.auth import SESSION_COOKIE, SessionToken
 
 
 async def test_login_returns_a_token_and_sets_an_http_only_cookie(site: Site) -> None:
@@ -102,3 +106,17 @@ async def test_a_password_change_or_disabling_signs_the_user_out_everywhere(site
     assert (await site.client.get("/api/auth/me", headers=new)).status_code == 401  # not back when re-enabled
     again = await sign_in(site.client, "alice@example.com", "a-new-password")
     assert (await site.client.get("/api/auth/me", headers=again)).status_code == 200
+
+
+def test_a_token_checked_once_is_still_refused_once_expired_and_never_under_another_key() -> None:
+    secret = "s" * 32
+    token = SessionToken(sub="1", exp=datetime.now(UTC) + timedelta(seconds=1), jti="j").encode(
+        secret, "HS256"
+    )
+    assert SessionToken.decode(token, secret, "HS256").sub == "1"
+    assert SessionToken.decode(token, secret, "HS256").sub == "1"  # from memory
+    with pytest.raises(NotAuthorizedException):
+        SessionToken.decode(token, "another-secret-of-32-characters!!", "HS256")
+    time.sleep(1.1)
+    with pytest.raises(NotAuthorizedException):
+        SessionToken.decode(token, secret, "HS256")
