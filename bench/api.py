@@ -440,7 +440,7 @@ async def seed(settings: Settings, job_queue: JobQueue, user_id: int) -> None:
             for run_id, plan_id in zip(active_ids, plan_ids, strict=True)]  # fmt: skip
     await job_queue.enqueue_many(jobs)
     for run_id, plan_id in zip(active_ids, plan_ids, strict=True):
-        await job_queue.track_run_jobs(run_id, plan_id)
+        await job_queue.track_run_jobs(user_id, run_id, plan_id)
 
 
 async def newest_run_id(settings: Settings) -> int:

@@ -331,10 +331,14 @@ class JobQueue:
 
     # -- runs and fair shares -----------------------------------------------------------------
 
-    async def track_run_jobs(self, run_id: int, *job_ids: str) -> None:
-        """Remember jobs of a run, so a stop or a status page can find them."""
-        if job_ids:
-            await self._redis.sadd(self._keys.run_jobs(run_id), *job_ids)
+    async def track_run_jobs(self, user_id: int | str, run_id: int, *job_ids: str) -> None:
+        """Remember jobs of a run, so a stop or a status page can find them (kept status pages of
+        its user are stale)."""
+        async with self._redis.pipeline(transaction=False) as pipe:
+            if job_ids:
+                pipe.sadd(self._keys.run_jobs(run_id), *job_ids)
+            pipe.incr(self._keys.runs_version(str(user_id)))
+            await pipe.execute()
 
     async def run_job_ids(self, run_id: int) -> list[str]:
         return sorted(str(job_id) for job_id in await self._redis.smembers(self._keys.run_jobs(run_id)))

@@ -12,8 +12,9 @@ from typing import Any
 
 import msgspec
 from croniter import CroniterBadDateError, croniter
-from sqlalchemy import func, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -236,24 +237,32 @@ async def create_run(
     if spec.mode is RunMode.BATCH:
         await session.commit()  # the checks' reads end here: no connection is held while Redis answers
         run.plan_job_id = request.job_id if request else await job_queue.reserve_job_id(str(user_id))
-    session.add(run)
+    # A Core insert, then the instance joins the session as the row it now is: a unit-of-work
+    # flush would cost more than the rest of the start.
+    runs_table: Any = GenerationRun.__table__  # type: ignore[attr-defined]
+    connection = await session.connection()
+    inserted = await connection.execute(
+        insert(runs_table).returning(runs_table.c.id), run.model_dump(exclude={"id"})
+    )
+    run.id = inserted.scalar_one()
     await session.commit()
-    assert run.id is not None
+    make_transient_to_detached(run)
+    session.add(run)
     payload = GenerateRun(user_id=str(user_id), run_id=run.id)
     try:
         if spec.mode is RunMode.BATCH and request:
-            await job_queue.track_run_jobs(run.id, request.job_id)
+            await job_queue.track_run_jobs(user_id, run.id, request.job_id)
         elif spec.mode is RunMode.BATCH:
             options = EnqueueOptions(priority=spec.priority, job_id=run.plan_job_id, reserved=True)
             await job_queue.enqueue(JobName.GENERATE, payload, options)
-            await job_queue.track_run_jobs(run.id, str(run.plan_job_id))
+            await job_queue.track_run_jobs(user_id, run.id, str(run.plan_job_id))
         else:
             await start_schedule(session, job_queue, run)
+            await job_queue.runs_changed(user_id)
     except Exception:
         await session.delete(run)
         await session.commit()
         raise
-    await job_queue.runs_changed(user_id)
     return run
 
 

@@ -76,12 +76,12 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
     assert run.id is not None
     if run.status in runs.FINISHED:
         return {"runId": run.id, "planned": 0, "skipped": f"run is {run.status}"}
-    await svc.job_queue.track_run_jobs(run.id, str(ctx.job.id))
+    await svc.job_queue.track_run_jobs(run.user_id, run.id, str(ctx.job.id))
     plan = plan_id(str(ctx.job.id))
     titles = await _claim_titles(ctx, run, plan)
     jobs = await _post_jobs(ctx, run, plan, payload.user_id, titles)
     if jobs:  # queued before the run says "running", so a stop from then on finds them all
-        await svc.job_queue.track_run_jobs(run.id, *(job[2] for job in jobs))
+        await svc.job_queue.track_run_jobs(run.user_id, run.id, *(job[2] for job in jobs))
         await svc.job_queue.enqueue_many(jobs)
     async with svc.sessions() as session:
         run = await runs.get_run(session, run.id)

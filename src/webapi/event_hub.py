@@ -4,7 +4,8 @@ A client subscribes with what it wants to see (a user's events, optionally one r
 single blocking XREAD fans each entry out to the subscribers' bounded queues. A client that falls
 too far behind is dropped (its stream ends) and comes back with Last-Event-ID, which replays what
 it missed from the stream before it joins the live feed again. Reading the stream also indexes
-jobs any producer added under their users (see JobQueue.read_events).
+jobs any producer added under their users (see JobQueue.read_events); while no client follows,
+the hub reads in batches at most every UNFOLLOWED_BATCH_S, as indexing need not be instant.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ RETRY_S = 1.0  # after a Redis error
 QUEUE_SIZE = 1_000  # events a slow client may fall behind before it is dropped
 REPLAY_LIMIT = 1_000  # entries replayed for a client that comes back with Last-Event-ID
 KEEPALIVE_S = 15.0
+UNFOLLOWED_BATCH_S = 0.25  # a busy queue writes an entry per job: read them in batches
 
 
 @dataclass(eq=False)
@@ -48,6 +50,7 @@ class EventHub:
         self._job_queue = job_queue
         self._subscribers: set[Subscriber] = set()
         self._task: asyncio.Task[None] | None = None
+        self._followed = asyncio.Event()  # set while anyone subscribes
         self.position = "0-0"  # the last entry read
         self._live_from = (0, 0)  # the stream's end when reading began: clients get what follows
 
@@ -85,6 +88,9 @@ class EventHub:
                 self.position = entry_id
                 if event is not None:
                     self._fan_out(entry_id, event)
+            if entries and not self._subscribers:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._followed.wait(), UNFOLLOWED_BATCH_S)
 
     def _fan_out(self, entry_id: str, event: RunEvent) -> None:
         position = stream_id(entry_id)
@@ -95,7 +101,7 @@ class EventHub:
                 subscriber.queue.put_nowait((entry_id, event))
             except asyncio.QueueFull:
                 log.warning("event_client_dropped", user_id=subscriber.user_id)
-                self._subscribers.discard(subscriber)
+                self._unsubscribe(subscriber)
                 with contextlib.suppress(asyncio.QueueEmpty):
                     subscriber.queue.get_nowait()
                 subscriber.queue.put_nowait(None)
@@ -105,6 +111,7 @@ class EventHub:
         subscriber whose stream never starts is dropped once its queue fills."""
         subscriber = Subscriber(user_id, run_id, max(stream_id(self.position), self._live_from))
         self._subscribers.add(subscriber)
+        self._followed.set()
         return subscriber
 
     async def follow(
@@ -129,4 +136,9 @@ class EventHub:
                 if stream_id(item[0]) > seen:
                     yield item
         finally:
-            self._subscribers.discard(subscriber)
+            self._unsubscribe(subscriber)
+
+    def _unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+        if not self._subscribers:
+            self._followed.clear()
