@@ -3,23 +3,16 @@
 Users reach only jobs whose payload names them (`data.userId`); anyone else's job reads as missing,
 so ids cannot be probed. Admins reach every job.
 
-Throughput comes from the metrics BullMQ workers record when started with `opts["metrics"]` (ours
-are): per outcome, a hash `<prefix>:blog-generation:metrics:<completed|failed>` holding `count` (all
-jobs ever finished that way), `prevTS` and `prevCount` (the time and count at the last minute
-boundary), and a list `...:data` of per-minute counts, newest first. BullMQ pushes a minute onto
-the list only when the first job of a later minute finishes, so the jobs of the minute of `prevTS`
-are `count - prevCount`, and `data[i]` is the minute `i + 1` before it. A failure counts when a job
-fails for good (attempts used up or unrecoverable), never a retried attempt. Workers that do not
-record metrics (Node workers without the option) are not counted.
+Throughput comes from the metrics BullMQ workers record (see `blogqueue.finished`).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from typing import Protocol
 
 from blogqueue.errors import Conflict, Forbidden, InvalidInput, NotFound
+from blogqueue.finished import DAY_HOURS, WINDOW_MINUTES, finished_in_window, per_hour
 from blogqueue.jobqueue import JobQueue, JobSummary
 from blogqueue.queues import LISTED_STATES, JobState, is_job_id, job_owner
 from blogqueue.schemas import (
@@ -37,11 +30,9 @@ from blogqueue.schemas import (
 )
 
 MAX_PAGE_SIZE = 100
-WINDOW_MINUTES = 60
-DAY_HOURS = 24
-_MINUTE_MS = 60_000
 
-__all__ = ["CleanRequest", "FinishedState", "JobState"]  # re-exported for callers of this module
+# re-exported for callers of this module
+__all__ = ["CleanRequest", "FinishedState", "JobState", "finished_in_window", "per_hour"]
 
 
 class Viewer(Protocol):
@@ -180,39 +171,6 @@ async def clean_jobs(job_queue: JobQueue, request: CleanRequest) -> CleanResult:
     if not 1 <= request.limit <= MAX_CLEAN_LIMIT:
         raise InvalidInput(f"limit must be from 1 to {MAX_CLEAN_LIMIT}", field="limit")
     return CleanResult(await job_queue.clean(request.grace_ms, request.limit, JobState(request.state.value)))
-
-
-def finished_in_window(
-    meta: dict[str, str], points: Sequence[str], now_ms: int, minutes: int = WINDOW_MINUTES
-) -> int:
-    """Jobs BullMQ's metrics saw finish in the last `minutes` minutes (this one included)."""
-    if not meta.get("prevTS"):
-        return 0
-    boundary = int(meta["prevTS"]) // _MINUTE_MS  # the minute `count - prevCount` belongs to
-    first = max(now_ms // _MINUTE_MS, boundary) - minutes + 1  # a worker's clock may run ahead
-    total = int(meta.get("count") or 0) - int(meta.get("prevCount") or 0) if boundary >= first else 0
-    for age, count in enumerate(points, start=1):
-        if boundary - age < first:
-            break
-        total += int(count)
-    return total
-
-
-def per_hour(meta: dict[str, str], points: Sequence[str], now_ms: int, hours: int = DAY_HOURS) -> list[int]:
-    """Jobs BullMQ's metrics saw finish in each of the last `hours` hours, oldest first."""
-    buckets = [0] * hours
-    if not meta.get("prevTS"):
-        return buckets
-    boundary = int(meta["prevTS"]) // _MINUTE_MS
-    now_minute = max(now_ms // _MINUTE_MS, boundary)
-    latest = int(meta.get("count") or 0) - int(meta.get("prevCount") or 0)
-    for minute, count in [(boundary, latest)] + [
-        (boundary - age, int(c)) for age, c in enumerate(points, start=1)
-    ]:
-        age_hours = (now_minute - minute) // 60
-        if 0 <= age_hours < hours:
-            buckets[hours - 1 - age_hours] += count
-    return buckets
 
 
 async def daily_throughput(job_queue: JobQueue, now_ms: int | None = None) -> DayThroughput:

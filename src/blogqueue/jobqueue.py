@@ -24,6 +24,7 @@ from bullmq import Job, Queue
 from blogqueue import run_events
 from blogqueue.connection import connection_options, redis_client
 from blogqueue.errors import NotFound
+from blogqueue.finished import finished_in_window
 from blogqueue.payloads import JobPayload, encode_payload
 from blogqueue.providers import Provider
 from blogqueue.queues import (
@@ -53,6 +54,9 @@ log = structlog.get_logger("blogqueue.jobqueue")
 MAX_EVENTS = 10_000  # BullMQ's default stream length
 RUN_LOG_LINES = 50  # log lines kept per run for status pages
 RUN_LOG_TTL_S = 7 * 24 * 3600
+PACE_MINUTES = 10  # the window for the queue's pace: long enough to smooth it, short enough to be current
+_PACE_STATES = (JobState.COMPLETED, JobState.FAILED)
+_THROTTLE_READS = 2 + len(Provider) + 2 * len(_PACE_STATES)  # commands `_read_throttles` queues
 _SORTED_SET_STATES = (
     JobState.COMPLETED,
     JobState.FAILED,
@@ -126,8 +130,11 @@ class JobRecord(msgspec.Struct, frozen=True):
 
 
 class Throttles(msgspec.Struct, frozen=True):
+    """What holds queued jobs back now, and how fast the queue has been moving."""
+
     limiter_ms: int  # until the rate limiter lets the next job start; 0: it is not limiting
     cooldowns: dict[Provider, int]  # each provider's cooldown left, ms (0: none)
+    finished_recently: int = 0  # jobs completed or failed for good in the last PACE_MINUTES minutes
 
 
 class Heartbeat(msgspec.Struct, frozen=True, rename="camel"):
@@ -392,7 +399,7 @@ class JobQueue:
             )
             for index, run_id in enumerate(run_ids)
         }
-        counted = self._counted(results[: len(results) - 2 - len(Provider)])
+        counted = self._counted(results[: len(results) - _THROTTLE_READS])
         return snapshots, counted, self._throttles(results, limiter_max)
 
     async def get_job(self, job_id: str) -> JobSummary:
@@ -565,7 +572,8 @@ class JobQueue:
         return found
 
     async def throttles(self, limiter_max: int) -> Throttles:
-        """What holds queued jobs back now: the rate limiter and providers' cooldowns; one round trip."""
+        """What holds queued jobs back now (the rate limiter and providers' cooldowns) and the
+        queue's recent pace, from BullMQ's metrics; one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
             self._read_throttles(pipe)
             results = await pipe.execute()
@@ -577,14 +585,24 @@ class JobQueue:
         pipe.pttl(limiter)
         for provider in Provider:
             pipe.pttl(self._keys.cooldown(provider))
+        for state in _PACE_STATES:
+            key = self._queue.toKey(f"metrics:{state.value}")
+            pipe.hgetall(key)
+            pipe.lrange(f"{key}:data", 0, PACE_MINUTES - 1)
 
     def _throttles(self, results: list[Any], limiter_max: int) -> Throttles:
         """From the last results of a pipeline that ended with `_read_throttles`."""
-        used, limiter_ms, *cooldowns = results[-2 - len(Provider) :]
+        used, limiter_ms, *rest = results[-_THROTTLE_READS:]
+        cooldowns, metrics = rest[: len(Provider)], rest[len(Provider) :]
         limited = limiter_max > 0 and int(used or 0) >= limiter_max
+        now_ms = int(time.time() * 1000)
         return Throttles(
             limiter_ms=max(0, int(limiter_ms)) if limited else 0,
             cooldowns={provider: max(0, int(ms)) for provider, ms in zip(Provider, cooldowns, strict=True)},
+            finished_recently=sum(
+                finished_in_window(meta, points, now_ms, PACE_MINUTES)
+                for meta, points in zip(metrics[::2], metrics[1::2], strict=True)
+            ),
         )
 
     async def blog_version(self) -> int:

@@ -8,7 +8,7 @@ import math
 
 import msgspec
 
-from blogqueue.jobqueue import JobQueue, QueueMetrics, Throttles
+from blogqueue.jobqueue import PACE_MINUTES, JobQueue, QueueMetrics, Throttles
 from blogqueue.providers import PROVIDERS
 from blogqueue.queues import JobState
 from blogqueue.settings import Settings
@@ -56,6 +56,22 @@ async def hold_ups(
             message = f"{info.label} asked us to slow down: its jobs resume in {_in(ms)} s"
             found.append(HoldUp("cooldown", message, _in(ms)))
     if counts.prioritized and counts.active:
-        found.append(HoldUp("fair-share", f"{counts.prioritized} queued posts take turns between users, "
-                                          f"{counts.active} running now"))  # fmt: skip
+        found.append(_fair_share(counts, throttles))
     return found
+
+
+def _fair_share(counts: QueueMetrics, throttles: Throttles) -> HoldUp:
+    """Posts taking turns, and how long they should take to clear at the queue's recent pace; no
+    number at all when nothing finished lately, rather than a made-up one."""
+    turns = f"{counts.prioritized} queued posts take turns between users, {counts.active} running now"
+    if not throttles.finished_recently:
+        return HoldUp("fair-share", f"{turns}: no pace measured yet")
+    per_second = throttles.finished_recently / (PACE_MINUTES * 60)
+    # BullMQ starts jobs in the wait list before prioritized ones: those are ahead of every turn
+    seconds = math.ceil((counts.waiting + counts.prioritized) / per_second)
+    pace = f"at the last {PACE_MINUTES} minutes' pace"
+    return HoldUp("fair-share", f"{turns}: about {_spoken(seconds)} to clear {pace}", seconds)
+
+
+def _spoken(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{math.ceil(seconds / 60)} min"

@@ -118,6 +118,28 @@ async def test_offline_runs_need_no_key_and_never_repeat_a_title(
     await pipeline.queue.close()
 
 
+async def test_a_run_that_finds_no_new_titles_fails_and_says_why(
+    redis_url: str, tmp_path: Path, fake_ai: FakeAI, start_worker: Any
+) -> None:
+    settings = pipeline_settings(redis_url, tmp_path / "data", None, fake_ai.url)  # sample catalog: 20 shows
+    pipeline = await open_pipeline(settings)
+    start_worker(settings)
+    every_show = await pipeline.wait_finished(
+        await pipeline.start_run("offline", 20, MediaType.TV), timeout=90
+    )
+    assert (every_show.status, every_show.planned, every_show.posts_done) == ("completed", 20, 20)
+
+    nothing_left = await pipeline.wait_finished(await pipeline.start_run("offline", 2, MediaType.TV))
+
+    assert nothing_left.status == "failed"  # not "completed": nothing was written
+    assert nothing_left.message == "no new titles matched"
+    assert (nothing_left.planned, nothing_left.posts_done, nothing_left.posts_failed) == (0, 0, 0)
+    assert nothing_left.finished_at is not None
+    assert await pipeline.claims(nothing_left.id or 0) == set()
+    assert await pipeline.post_jobs(nothing_left.id or 0) == []
+    await pipeline.queue.close()
+
+
 async def test_a_run_of_ten_with_one_title_gone_saves_nine_with_their_cost(
     pipeline_on_each_db: Pipeline, fake_tmdb: FakeTmdb, start_worker: Any
 ) -> None:
