@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
@@ -55,6 +56,19 @@ def cors_config(settings: Settings) -> CORSConfig | None:
     )
 
 
+def _sessions_checked_after_admission(admission: AdmissionMiddleware) -> Callable[[AppConfig], AppConfig]:
+    """Litestar puts its auth middleware outermost; moved behind admission control, a request that
+    is shed costs no token check and no Redis round trip, so a busy process sheds fast."""
+
+    def reorder(app_config: AppConfig) -> AppConfig:
+        middleware = app_config.middleware
+        auth_middleware = middleware.pop(0)
+        middleware.insert(middleware.index(admission) + 1, auth_middleware)
+        return app_config
+
+    return reorder
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings()
     configure_logging(settings)
@@ -66,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     cipher = KeyCipher.from_settings(settings)  # fails at start, not at first use, if misconfigured
     registry = load_registry()
     api_metrics = ApiMetrics()
+    admission = AdmissionMiddleware(settings.api_max_in_flight)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -124,13 +139,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "current_user": Provide(provide_current_user, sync_to_thread=False),
             "user_row": Provide(provide_user_row),
         },
-        on_app_init=[auth.on_app_init],
+        on_app_init=[auth.on_app_init, _sessions_checked_after_admission(admission)],
         exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: unknown_address},  # type: ignore[dict-item]
         after_exception=[note_viewer(sessions)],
         request_class=BodyCheckedRequest,
         middleware=[
             HttpMetricsMiddleware(api_metrics),  # outermost: shed and refused requests are counted too
-            AdmissionMiddleware(settings.api_max_in_flight),
+            admission,
             CsrfMiddleware(settings.cors_origins),
         ],
         before_send=[add_security_headers],

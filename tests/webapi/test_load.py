@@ -164,3 +164,17 @@ async def test_a_busy_process_sheds_requests_at_once_but_never_probes_or_streams
         await admission.handle({"path": path}, None, None, slow_app)  # type: ignore[arg-type]
     await busy
     assert admission.in_flight == 0
+
+
+async def test_a_busy_process_sheds_before_it_checks_the_session(site: Site) -> None:
+    """Shedding costs no token check: a busy process answers 503 even to a request it would refuse as 401."""
+    admission = next(m for m in site.client.app.middleware if isinstance(m, AdmissionMiddleware))
+    admission.in_flight = admission.limit
+    try:
+        response = await site.client.get("/api/jobs", headers={"Authorization": "Bearer not-a-token"})
+    finally:
+        admission.in_flight = 0
+    assert response.status_code == 503 and response.headers["retry-after"] == "1", response.text
+    assert (
+        await site.client.get("/api/jobs", headers={"Authorization": "Bearer not-a-token"})
+    ).status_code == 401
