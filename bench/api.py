@@ -39,6 +39,7 @@ from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
+from bench import raw_http
 from bench.queue import redis_server
 from cryptography.fernet import Fernet
 from sqlalchemy import func, insert, select
@@ -64,7 +65,7 @@ STOP_TIMEOUT_S = 15.0
 STARTED_LINE = "Application startup complete."  # uvicorn logs it once per worker process
 BURST_FACTOR = 2.0
 BURST_S = 3.0
-DRAIN_TIMEOUT_S = 10.0
+BURST_CONNECTIONS = 128  # more than the API keeps in flight (BLOGQUEUE_API_MAX_IN_FLIGHT) per process
 MAX_BURST_RATE = 5_000.0
 ANSWER_WITHIN_S = 1.0
 SETTLE_TIMEOUT_S = 10.0
@@ -349,33 +350,29 @@ async def closed_loop(call: Call, duration_s: float, api_group: int) -> Load:
     return load
 
 
-async def burst(call: Call, rate: float) -> Burst:
-    """Open loop: request i is sent at start + i/rate whatever the answers; latency counts from then."""
+async def burst(client: httpx.AsyncClient, rate: float) -> Burst:
+    """Open loop: run starts sent at `rate` for BURST_S whatever the answers (bench/raw_http.py);
+    latency counts from each one's scheduled send."""
     result = Burst(rate=rate)
-    total = max(1, int(rate * BURST_S))
+    headers = {"Authorization": client.headers["Authorization"], "Content-Type": "application/json"}
+    request = raw_http.encode_request(
+        "POST", f"{client.base_url}{GENERATE}/", headers, json.dumps(START_BODY).encode()
+    )
 
-    async def one(scheduled: float) -> None:
-        response = await attempt(call)
-        kind = outcome(response)
-        result.statuses[kind] += 1
-        if isinstance(response, httpx.Response):
-            shed = response.status_code == 503 and "retry-after" in response.headers
-            result.bad_5xx += response.status_code >= 500 and not shed
-            result.in_time += time.perf_counter() - scheduled <= ANSWER_WITHIN_S
+    def answered(scheduled: float, answer: raw_http.Answer | None) -> None:
+        if answer is None:
+            result.statuses["unanswered"] += 1
+            return
+        result.statuses[str(answer.status)] += 1
+        shed = answer.status == 503 and answer.retry_after
+        result.bad_5xx += answer.status >= 500 and not shed
+        result.in_time += time.perf_counter() - scheduled <= ANSWER_WITHIN_S
 
-    started = time.perf_counter()
-    tasks: list[asyncio.Task[None]] = []
-    for i in range(total):
-        delay = started + i / rate - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        tasks.append(asyncio.create_task(one(started + i / rate)))
-    result.sent, result.send_s = total, time.perf_counter() - started
-    _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT_S)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    result.statuses["unanswered"] += len(pending)
+    result.sent = max(1, int(rate * BURST_S))
+    result.send_s = await raw_http.open_loop(
+        str(client.base_url), request, rate=rate, total=result.sent, connections=BURST_CONNECTIONS,
+        timeout_s=REQUEST_TIMEOUT_S, on_answer=answered,
+    )  # fmt: skip
     return result
 
 
@@ -602,7 +599,7 @@ async def measure_starts(
     rate = min(MAX_BURST_RATE, max(1.0, BURST_FACTOR * capacity.rate))
     progress(f"burst at {rate:.0f} req/s for {BURST_S:.0f} s")
     await quiesce(system.api_group)
-    burst_result = await burst(start, rate)
+    burst_result = await burst(client, rate)
     return capacity, burst_result, await check_integrity(system.settings, first_id)
 
 

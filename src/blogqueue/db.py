@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from contextlib import AbstractAsyncContextManager
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from alembic import command
 from alembic.config import Config
@@ -36,6 +40,20 @@ def create_engine(settings: Settings, *, pool_timeout_s: float = 30.0) -> AsyncE
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_timeout=pool_timeout_s)
+
+
+_write_locks: WeakKeyDictionary[AsyncEngine, asyncio.Lock] = WeakKeyDictionary()
+
+
+def writes(engine: AsyncEngine) -> AbstractAsyncContextManager[Any]:
+    """Hold while writing through a busy SQLite engine: one write transaction at a time per process.
+    A writer that finds the database locked sleeps in SQLite's busy handler (up to 100 ms a try)
+    and can lose to newcomers for seconds, while these writers queue in order. PostgreSQL: nothing."""
+    if engine.dialect.name != "sqlite":
+        return contextlib.nullcontext()
+    if (lock := _write_locks.get(engine)) is None:
+        lock = _write_locks[engine] = asyncio.Lock()
+    return lock
 
 
 async def ping(engine: AsyncEngine) -> None:

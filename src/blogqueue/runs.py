@@ -18,7 +18,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import ai_settings, claims
+from blogqueue import ai_settings, claims, db
 from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.models import GenerationRun, PostFailure, RunMode, RunStatus, UsageRecord, User, utcnow
@@ -240,12 +240,13 @@ async def create_run(
     # A Core insert, then the instance joins the session as the row it now is: a unit-of-work
     # flush would cost more than the rest of the start.
     runs_table: Any = GenerationRun.__table__  # type: ignore[attr-defined]
-    connection = await session.connection()
-    inserted = await connection.execute(
-        insert(runs_table).returning(runs_table.c.id), run.model_dump(exclude={"id"})
-    )
-    run.id = inserted.scalar_one()
-    await session.commit()
+    async with db.writes(session.bind):  # type: ignore[arg-type]  # sessions are bound to an engine
+        connection = await session.connection()
+        inserted = await connection.execute(
+            insert(runs_table).returning(runs_table.c.id), run.model_dump(exclude={"id"})
+        )
+        run.id = inserted.scalar_one()
+        await session.commit()
     make_transient_to_detached(run)
     session.add(run)
     payload = GenerateRun(user_id=str(user_id), run_id=run.id)
