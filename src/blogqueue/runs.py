@@ -19,7 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue import ai_settings, claims, db
-from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.models import GenerationRun, PostFailure, RunMode, RunStatus, UsageRecord, User, utcnow
 from blogqueue.payloads import GenerateRun, RunParameters
@@ -178,21 +178,32 @@ def parse_request(request: RunParameters, preferred_model: str, registry: ModelR
 # -- starting ---------------------------------------------------------------------------------
 
 
+async def requester(session: AsyncSession, user_id: int) -> tuple[User, int]:
+    """The signed-in user's row and how many unfinished runs they have, in one statement;
+    Unauthorized if the account was deleted since."""
+    row = (await session.exec(select(User, _active_count(user_id)).where(User.id == user_id))).first()
+    if row is None:
+        raise Unauthorized("this account no longer exists")
+    return row[0], int(row[1])
+
+
 async def start_run(
     session: AsyncSession, job_queue: JobQueue, registry: ModelRegistry, settings: Settings, user: User,
-    request: AutoGenerateRequest,
+    request: AutoGenerateRequest, active: int | None = None,
 ) -> tuple[GenerationRun, RunSpec]:  # fmt: skip
     """A user's request, checked (fields, key, one continuous run at a time), stored and queued."""
     assert user.id is not None
-    spec = await admit(session, registry, settings, user, request)
+    spec = await admit(session, registry, settings, user, request, active)
     return await create_run(session, job_queue, user.id, spec), spec
 
 
 async def admit(
-    session: AsyncSession, registry: ModelRegistry, settings: Settings, user: User, request: RunParameters
-) -> RunSpec:
+    session: AsyncSession, registry: ModelRegistry, settings: Settings, user: User, request: RunParameters,
+    active: int | None = None,
+) -> RunSpec:  # fmt: skip
     """A user's request as a spec, checked as the API checks it (fields, key, how many active runs,
-    one continuous run), whether it came over HTTP or as a queued `generate` job."""
+    one continuous run), whether it came over HTTP or as a queued `generate` job. `active`: the
+    user's unfinished runs, if already counted."""
     assert user.id is not None
     spec = parse_request(request, user.preferred_ai_model, registry)
     provider = registry.get(spec.model).provider
@@ -200,7 +211,8 @@ async def admit(
         raise InvalidInput(
             f"no API key for {provider}: save one under AI settings, or pick the offline model", field="model"
         )
-    active = await count_active(session, user.id)
+    if active is None:
+        active = await count_active(session, user.id)
     if active >= settings.max_active_runs:
         raise TooManyRequests(
             f"you have {active} unfinished runs, the most allowed (BLOGQUEUE_MAX_ACTIVE_RUNS); "
@@ -305,13 +317,17 @@ async def continuous_run(session: AsyncSession, user_id: int) -> GenerationRun |
     return (await session.exec(query)).first()
 
 
-async def count_active(session: AsyncSession, user_id: int) -> int:
-    query = (
+def _active_count(user_id: int) -> Any:
+    return (
         select(func.count())
         .select_from(GenerationRun)
         .where(GenerationRun.user_id == user_id, col(GenerationRun.status).in_(ACTIVE))
+        .scalar_subquery()
     )
-    return int((await session.exec(query)).one())
+
+
+async def count_active(session: AsyncSession, user_id: int) -> int:
+    return int((await session.exec(select(_active_count(user_id)))).one())
 
 
 async def active_runs(session: AsyncSession, user_id: int) -> list[GenerationRun]:

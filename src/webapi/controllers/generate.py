@@ -14,7 +14,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import retries, run_events, run_views, runs, schedules, users
+from blogqueue import retries, run_events, run_views, runs, schedules
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import GenerationRun
 from blogqueue.queues import is_stream_id
@@ -48,8 +48,8 @@ async def _start(
     request: AutoGenerateRequest,
 ) -> tuple[GenerationRun, RunSpec]:  # fmt: skip
     async with AsyncSession(engine, expire_on_commit=False) as session:
-        user = await users.signed_in_user(session, user_id)
-        return await runs.start_run(session, job_queue, registry, settings, user, request)
+        user, active = await runs.requester(session, user_id)
+        return await runs.start_run(session, job_queue, registry, settings, user, request, active)
 
 
 class AutoGenerateController(Controller):
