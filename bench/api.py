@@ -56,6 +56,7 @@ from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source, TrendingWindow
 
 CLIENTS = 8
+START_CLIENTS = 32  # connections for run starts: several API processes share them out as uvicorn accepts them
 REQUEST_TIMEOUT_S = 10.0  # a slower answer counts as a failure, never as a hang
 MAX_REQUESTS_PER_CLIENT = 100_000
 WARMUP_REQUESTS, WARMUP_S = 16, 1.0
@@ -350,14 +351,54 @@ async def closed_loop(call: Call, duration_s: float, api_group: int) -> Load:
     return load
 
 
-async def burst(client: httpx.AsyncClient, rate: float) -> Burst:
-    """Open loop: run starts sent at `rate` for BURST_S whatever the answers (bench/raw_http.py);
-    latency counts from each one's scheduled send."""
-    result = Burst(rate=rate)
+def start_request(client: httpx.AsyncClient) -> bytes:
+    """A run start, as raw bytes for the light client, with the bench's session."""
     headers = {"Authorization": client.headers["Authorization"], "Content-Type": "application/json"}
-    request = raw_http.encode_request(
+    return raw_http.encode_request(
         "POST", f"{client.base_url}{GENERATE}/", headers, json.dumps(START_BODY).encode()
     )
+
+
+async def starts_closed_loop(client: httpx.AsyncClient, duration_s: float, api_group: int) -> Load:
+    """As closed_loop, for run starts, sent by the light client (bench/raw_http.py)."""
+    request, url, load = start_request(client), str(client.base_url), Load()
+
+    def answered(sent: float, answer: raw_http.Answer | None) -> None:
+        load.statuses[str(answer.status) if answer else "timeout"] += 1
+        if answer is not None and 200 <= answer.status < 300:
+            load.latencies.append(time.perf_counter() - sent)
+
+    await quiesce(api_group)
+
+    def ignored(_sent: float, _answer: raw_http.Answer | None) -> None:
+        pass
+
+    await raw_http.closed_loop(
+        url,
+        request,
+        clients=START_CLIENTS,
+        duration_s=WARMUP_S,
+        timeout_s=REQUEST_TIMEOUT_S,
+        on_answer=ignored,
+    )
+    cpu_before, api_before = cpu_seconds(), group_cpu_seconds(api_group)
+    load.elapsed_s = await raw_http.closed_loop(
+        url,
+        request,
+        clients=START_CLIENTS,
+        duration_s=duration_s,
+        timeout_s=REQUEST_TIMEOUT_S,
+        on_answer=answered,
+    )
+    load.client_cpu = (cpu_seconds() - cpu_before) / load.elapsed_s
+    load.api_cpu = (group_cpu_seconds(api_group) - api_before) / load.elapsed_s
+    return load
+
+
+async def burst(client: httpx.AsyncClient, rate: float) -> Burst:
+    """Open loop: run starts sent at `rate` for BURST_S whatever the answers, by the light client;
+    latency counts from each one's scheduled send."""
+    result = Burst(rate=rate)
 
     def answered(scheduled: float, answer: raw_http.Answer | None) -> None:
         if answer is None:
@@ -370,8 +411,8 @@ async def burst(client: httpx.AsyncClient, rate: float) -> Burst:
 
     result.sent = max(1, int(rate * BURST_S))
     result.send_s = await raw_http.open_loop(
-        str(client.base_url), request, rate=rate, total=result.sent, connections=BURST_CONNECTIONS,
-        timeout_s=REQUEST_TIMEOUT_S, on_answer=answered,
+        str(client.base_url), start_request(client), rate=rate, total=result.sent,
+        connections=BURST_CONNECTIONS, timeout_s=REQUEST_TIMEOUT_S, on_answer=answered,
     )  # fmt: skip
     return result
 
@@ -588,14 +629,11 @@ async def measure_reads(
 async def measure_starts(
     client: httpx.AsyncClient, system: System, duration_s: float
 ) -> tuple[Load, Burst, Integrity]:
-    """Runs started as fast as 8 clients can, then an open-loop burst at twice that, then the check."""
+    """Runs started as fast as START_CLIENTS connections can, then an open-loop burst at twice that,
+    then the check."""
     first_id = await newest_run_id(system.settings) + 1
     progress("auto-generate capacity")
-
-    def start() -> Awaitable[httpx.Response]:
-        return client.post(f"{GENERATE}/", json=START_BODY)
-
-    capacity = await closed_loop(start, duration_s, system.api_group)
+    capacity = await starts_closed_loop(client, duration_s, system.api_group)
     rate = min(MAX_BURST_RATE, max(1.0, BURST_FACTOR * capacity.rate))
     progress(f"burst at {rate:.0f} req/s for {BURST_S:.0f} s")
     await quiesce(system.api_group)
@@ -714,7 +752,7 @@ def report(f: Figures) -> None:
     print(f"\n== API with {f.workers} process(es); load average {f.load_average:.1f} as it started ==")
     print(f"healthz, {CLIENTS} clients: {h.rate:.0f} req/s (baseline) {load_note(h)}; "
           f"one client alone: p50 {f.single_ms:.1f} ms")  # fmt: skip
-    print(f"auto-generate (offline, count 1, batch), {CLIENTS} clients, no worker: {per_s(c.rate)} = "
+    print(f"auto-generate (offline, count 1), {START_CLIENTS} connections, no worker: {per_s(c.rate)} = "
           f"{c.rate / h.rate if h.rate else 0:.2f}x healthz (target >= {TARGET_CAPACITY:.0f} req/s) "
           f"{verdict(c.rate >= TARGET_CAPACITY)} {load_note(c)}")  # fmt: skip
     for line in report_burst(f.burst, h):

@@ -1,8 +1,9 @@
-"""An open-loop HTTP/1.1 client for bursts: requests leave on a schedule, whatever the answers, over
-keep-alive connections opened beforehand (as a proxy in front of the API keeps them), on plain
-asyncio streams. httpx on the same two cores as the API could not keep a burst's schedule: at ~470
-req/s it took 88 % of a core and its requests reached the API seconds late, which the API was then
-blamed for. This client costs a small fraction of that per request."""
+"""A light HTTP/1.1 client for the run-start measurements, on plain asyncio streams over keep-alive
+connections opened beforehand (as a proxy in front of the API keeps them): an open loop for bursts
+(requests leave on a schedule, whatever the answers) and a closed loop for capacity. httpx on the
+same two cores as the API could not keep a burst's schedule (at ~470 req/s it took 88 % of a core
+and its requests reached the API seconds late) and took a third of a core from two API processes;
+this client costs a small fraction of that per request."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class Answer(NamedTuple):
     retry_after: bool
 
 
-OnAnswer = Callable[[float, Answer | None], None]  # (scheduled send time, answer or None on timeout)
+OnAnswer = Callable[[float, Answer | None], None]  # (a time, the answer or None on a timeout)
 
 
 def encode_request(method: str, url: str, headers: dict[str, str], body: bytes) -> bytes:
@@ -53,6 +54,40 @@ async def _read_answer(reader: asyncio.StreamReader) -> Answer:
     return Answer(status, retry_after)
 
 
+def _address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+class _Connection:
+    def __init__(self, url: str, request: bytes, timeout_s: float) -> None:
+        self._address = _address(url)
+        self._request = request
+        self._timeout_s = timeout_s
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def open(self) -> None:
+        self._streams = await asyncio.open_connection(*self._address)
+
+    async def exchange(self) -> Answer | None:
+        """Send the request and read its answer; None (and a fresh connection) if none came in time."""
+        if self._streams is None:
+            await self.open()
+        assert self._streams is not None
+        reader, writer = self._streams
+        writer.write(self._request)
+        try:
+            return await asyncio.wait_for(_read_answer(reader), self._timeout_s)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            self.close()  # its state is unknown: the next request starts afresh
+            return None
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
 async def open_loop(
     url: str,
     request: bytes,
@@ -64,30 +99,20 @@ async def open_loop(
     on_answer: OnAnswer,
 ) -> float:
     """Send `request` `total` times, the i-th at start + i/rate, over `connections` connections; a
-    request waits for a free connection if all are busy (its wait counts: time runs from its
-    scheduled send). Returns how long sending took."""
-    parts = urlsplit(url)
-    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request waits for a free connection if all are busy (its wait counts: `on_answer` gets its
+    scheduled send time). Returns how long sending took."""
     scheduled: asyncio.Queue[float | None] = asyncio.Queue()
+    pool = [_Connection(url, request, timeout_s) for _ in range(connections)]
+    await asyncio.gather(*(connection.open() for connection in pool))
 
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection(host, port)
+    async def sender(connection: _Connection) -> None:
         try:
             while (when := await scheduled.get()) is not None:
-                writer.write(request)
-                try:
-                    answer = await asyncio.wait_for(_read_answer(reader), timeout_s)
-                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
-                    on_answer(when, None)
-                    writer.close()  # its state is unknown: start afresh
-                    reader, writer = await asyncio.open_connection(host, port)
-                    continue
-                on_answer(when, answer)
+                on_answer(when, await connection.exchange())
         finally:
-            writer.close()
+            connection.close()
 
-    senders = [asyncio.create_task(connection()) for _ in range(connections)]
-    await asyncio.sleep(0.2)  # every connection open before the first request is due
+    senders = [asyncio.create_task(sender(connection)) for connection in pool]
     started = time.perf_counter()
     for i in range(total):
         due = started + i / rate
@@ -99,3 +124,24 @@ async def open_loop(
         scheduled.put_nowait(None)
     await asyncio.gather(*senders)
     return send_s
+
+
+async def closed_loop(
+    url: str, request: bytes, *, clients: int, duration_s: float, timeout_s: float, on_answer: OnAnswer
+) -> float:
+    """`clients` connections, each sending its next request once the last is answered, for
+    `duration_s`; `on_answer` gets each request's send time. Returns how long it took."""
+    pool = [_Connection(url, request, timeout_s) for _ in range(clients)]
+    await asyncio.gather(*(connection.open() for connection in pool))
+    started = time.perf_counter()
+    deadline = started + duration_s
+
+    async def client(connection: _Connection) -> None:
+        try:
+            while (sent := time.perf_counter()) < deadline:
+                on_answer(sent, await connection.exchange())
+        finally:
+            connection.close()
+
+    await asyncio.gather(*(client(connection) for connection in pool))
+    return time.perf_counter() - started
