@@ -18,7 +18,7 @@ from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from blogqueue import ai_settings, claims, db
+from blogqueue import ai_settings, claims, db, users
 from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
 from blogqueue.models import GenerationRun, PostFailure, RunMode, RunStatus, UsageRecord, User, utcnow
@@ -183,7 +183,7 @@ async def requester(session: AsyncSession, user_id: int) -> tuple[User, int]:
     Unauthorized if the account was deleted since."""
     row = (await session.exec(select(User, _active_count(user_id)).where(User.id == user_id))).first()
     if row is None:
-        raise Unauthorized("this account no longer exists")
+        raise Unauthorized(users.ACCOUNT_GONE)
     return row[0], int(row[1])
 
 

@@ -16,6 +16,7 @@ from blogqueue.models import Role, User
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1_024
 MAX_EMAIL_LENGTH = 320  # RFC 3696's limit
+ACCOUNT_GONE = "this account no longer exists"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a wrong email takes as long as a wrong password.
@@ -54,7 +55,7 @@ async def signed_in_user(session: AsyncSession, user_id: int) -> User:
     """The row of a user a valid session names; Unauthorized if it was deleted since."""
     user = await session.get(User, user_id)
     if user is None:
-        raise Unauthorized("this account no longer exists")
+        raise Unauthorized(ACCOUNT_GONE)
     return user
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -40,10 +38,7 @@ class WorkerServices:
     redis: aioredis.Redis  # our own keys: cancel marks and channel, provider cooldowns
     cooldown: ProviderCooldown
     http: httpx.AsyncClient
-    # SQLite takes one writer at a time, and a post's transaction spans several awaits (longer on a
-    # busy loop): this process's writers queue here, not in SQLite's busy handler, which gives up
-    # after busy_timeout. PostgreSQL needs no such queue.
-    writes: AbstractAsyncContextManager[Any]
+    writes: AbstractAsyncContextManager[Any]  # db.writes: on SQLite, this process's writers queue here
 
     @classmethod
     def open(cls, settings: Settings) -> WorkerServices:
@@ -65,7 +60,7 @@ class WorkerServices:
             redis=redis,
             cooldown=ProviderCooldown(redis, Keys(settings.queue_prefix)),
             http=http,
-            writes=asyncio.Lock() if settings.database_url.startswith("sqlite") else contextlib.nullcontext(),
+            writes=db.writes(engine),
         )
 
     async def aclose(self) -> None:
