@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from argon2 import PasswordHasher
@@ -19,8 +20,13 @@ MAX_EMAIL_LENGTH = 320  # RFC 3696's limit
 ACCOUNT_GONE = "this account no longer exists"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 _hasher = PasswordHasher()
-# Verified when the email is unknown, so a wrong email takes as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified when the email is unknown, so a wrong email takes as long as a wrong password. Made
+    on first use: a hash takes argon2's 64 MB, which a worker, never signing anyone in, need not."""
+    return _hasher.hash("not-a-real-password")
 
 
 def normalize_email(email: str) -> str:
@@ -93,7 +99,7 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> User
     """The enabled user with these credentials, or None; timing does not reveal which part was wrong."""
     user = (await session.exec(select(User).where(User.email == email.strip().lower()))).first()
     try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        _hasher.verify(user.password_hash if user else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if user is None or user.disabled:
