@@ -129,11 +129,19 @@ async def has_key(session: AsyncSession, settings: Settings, user_id: int, provi
 async def resolve_key(
     session: AsyncSession, cipher: KeyCipher, settings: Settings, user_id: int, provider: Provider
 ) -> str | None:
-    """The user's key, else the server-wide one, else None. Decrypted only here, at the point of use."""
+    """The user's key, else the server-wide one, else None."""
     row = (await _stored_keys(session, user_id)).get(provider)
-    if row is not None:
+    return key_for(cipher, settings, user_id, provider, row.ciphertext if row else None)
+
+
+def key_for(
+    cipher: KeyCipher, settings: Settings, user_id: int, provider: Provider, ciphertext: str | None
+) -> str | None:
+    """The user's stored key (`ciphertext`), else the server-wide one, else None. Decrypted only
+    here, at the point of use."""
+    if ciphertext is not None:
         try:
-            return cipher.decrypt(row.ciphertext)
+            return cipher.decrypt(ciphertext)
         except InvalidToken as err:
             raise UndecryptableKey(
                 f"the stored {provider.value} key of user {user_id} cannot be decrypted with the current "

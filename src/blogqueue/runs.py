@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from blogqueue import ai_settings, claims, db, users
 from blogqueue.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unauthorized
 from blogqueue.jobqueue import CancelOutcome, EnqueueOptions, JobQueue
-from blogqueue.models import GenerationRun, PostFailure, RunMode, RunStatus, UsageRecord, User, utcnow
+from blogqueue.models import GenerationRun, PostFailure, RunMode, RunStatus, User, utcnow
 from blogqueue.payloads import GenerateRun, RunParameters
 from blogqueue.providers import PROVIDERS
 from blogqueue.queues import MAX_PRIORITY, JobName, scheduler_id
@@ -348,21 +348,9 @@ async def bump(session: AsyncSession, run_id: int, **increments: int | float) ->
     await session.exec(update(GenerationRun).where(col(GenerationRun.id) == run_id).values(**values))
 
 
-async def charge(session: AsyncSession, job_queue: JobQueue, run: GenerationRun, usage: UsageRecord) -> str:
-    """Record one provider call's tokens and cost and add them to its run; a run that reaches its
-    budget is stopped. Returns why it was stopped, or ""."""
-    session.add(usage)
-    await bump(session, run.id or 0, tokens_in=usage.tokens_in, tokens_out=usage.tokens_out,
-               cost_usd=usage.cost_usd)  # fmt: skip
-    await session.commit()
-    return await stop_if_over_budget(session, job_queue, run)
-
-
-async def stop_if_over_budget(session: AsyncSession, job_queue: JobQueue, run: GenerationRun) -> str:
+async def stop_if_over_budget(session: AsyncSession, job_queue: JobQueue, run_id: int) -> str:
     """Stop a run whose cost has reached its budget; returns why it was stopped, or ""."""
-    if run.budget_usd is None:
-        return ""
-    current = await get_run(session, run.id or 0)
+    current = await get_run(session, run_id)
     await session.refresh(current)
     if current.budget_usd is None or current.cost_usd < current.budget_usd:
         return ""

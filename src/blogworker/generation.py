@@ -12,21 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from blogqueue import posts, runs
-from blogqueue.ai_settings import resolve_key
+from blogqueue import post_jobs, runs
+from blogqueue.ai_settings import key_for
 from blogqueue.errors import Cancelled, Conflict, InvalidInput, Postponed, Unavailable, UnusableAnswer
-from blogqueue.models import (
-    BlogPost,
-    CallOutcome,
-    GenerationRun,
-    PostFailure,
-    PostStatus,
-    RunStatus,
-    UsageRecord,
-    utcnow,
-)
+from blogqueue.models import CallOutcome, GenerationRun, PostFailure, PostStatus, RunStatus, utcnow
 from blogqueue.payloads import GeneratePost
-from blogqueue.posts import PostRef
+from blogqueue.post_jobs import NewPost, NewUsage, PostRef, RunCounts, RunRef
 from blogqueue.providers import PROVIDERS
 from blogqueue.registry import AiModel
 from blogqueue.run_events import PostFailed, PostFailedData, PostSaved, PostSavedData, ProgressData, RunEvent
@@ -56,7 +47,7 @@ DEFAULT_RATE_LIMIT_WAIT_S = 30.0
 class PostDraft(Draft):
     """A draft of a post: what it is about, so a cut-short one can be kept as an incomplete post."""
 
-    run: GenerationRun | None = None
+    run: RunRef | None = None
     model: AiModel | None = None
     details: TitleDetails | None = None
 
@@ -83,21 +74,20 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
     return await _save(ctx, run, model, details, result, usage)
 
 
-async def _read(
-    ctx: WorkerContext, payload: GeneratePost
-) -> tuple[GenerationRun, PostRef | None, str | None]:
-    """All a post needs from the database, in one session: its run, the title's post if one was
+async def _read(ctx: WorkerContext, payload: GeneratePost) -> tuple[RunRef, PostRef | None, str | None]:
+    """All a post needs from the database, in one statement: its run, the title's post if one was
     written already, and the API key to write it with (None if the model needs none)."""
     svc = ctx.services
-    async with svc.sessions() as session:
-        run = await runs.get_run(session, payload.run_id)
-        existing = await posts.find_post_ref(session, payload.media_type, payload.tmdb_id)
-        if run.status == RunStatus.CANCELLED or existing is not None:
-            return run, existing, None
-        provider = svc.registry.require_usable(run.model).provider
-        if not PROVIDERS[provider].needs_key:
-            return run, None, None
-        key = await resolve_key(session, svc.cipher, ctx.settings, int(payload.user_id), provider)
+    async with svc.engine.connect() as connection:
+        run, existing, ciphertexts = await post_jobs.read(
+            connection, payload.run_id, payload.media_type, payload.tmdb_id
+        )
+    if run.status == RunStatus.CANCELLED or existing is not None:
+        return run, existing, None
+    provider = svc.registry.require_usable(run.model).provider
+    if not PROVIDERS[provider].needs_key:
+        return run, None, None
+    key = key_for(svc.cipher, ctx.settings, run.user_id, provider, ciphertexts.get(provider))
     if key is None:
         raise InvalidInput(
             f"no API key for {provider}: add one under AI settings, "
@@ -116,9 +106,9 @@ async def _details(ctx: WorkerContext, payload: GeneratePost) -> TitleDetails:
 
 
 async def _generate_checked(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, generator: TextGenerator,
+    ctx: WorkerContext, run: RunRef, model: AiModel, details: TitleDetails, generator: TextGenerator,
     about: str,
-) -> tuple[GenerationResult, UsageRecord | None]:  # fmt: skip
+) -> tuple[GenerationResult, NewUsage | None]:  # fmt: skip
     """A usable answer and the usage record of the call that gave it, still to be charged (with the
     post, in one transaction); a call whose answer is not used is charged at once."""
     reason = problem = ""
@@ -179,58 +169,74 @@ def _problem(result: GenerationResult, details: TitleDetails) -> str:
 
 
 def _usage_record(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, usage: Usage | None, outcome: CallOutcome
-) -> UsageRecord | None:
+    ctx: WorkerContext, run: RunRef, model: AiModel, usage: Usage | None, outcome: CallOutcome
+) -> NewUsage | None:
     if usage is None or not (usage.input_tokens or usage.output_tokens):
         return None
     cost = ctx.services.registry.estimate_cost_usd(model.id, usage.input_tokens, usage.output_tokens)
-    return UsageRecord(user_id=run.user_id, run_id=run.id, job_id=str(ctx.job.id), model=model.id,
-                       provider=model.provider, tokens_in=usage.input_tokens, tokens_out=usage.output_tokens,
-                       cost_usd=cost, outcome=outcome)  # fmt: skip
+    return NewUsage(user_id=run.user_id, run_id=run.id, job_id=str(ctx.job.id), model=model.id,
+                    provider=model.provider, tokens_in=usage.input_tokens, tokens_out=usage.output_tokens,
+                    cost_usd=cost, outcome=outcome)  # fmt: skip
 
 
 async def _charge(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, usage: Usage | None, outcome: CallOutcome
+    ctx: WorkerContext, run: RunRef, model: AiModel, usage: Usage | None, outcome: CallOutcome
 ) -> None:
     """Charge a call whose answer is not saved (failed, or rejected) on its own."""
     if (record := _usage_record(ctx, run, model, usage, outcome)) is None:
         return
-    async with ctx.services.writes, ctx.services.sessions() as session:
-        stopped = await runs.charge(session, ctx.services.job_queue, run, record)
+    async with ctx.services.writes, ctx.services.engine.connect() as connection:
+        counts = await post_jobs.charge(connection, record)
     metrics.charged(record)
-    if stopped:
+    if stopped := await _stop_if_over_budget(ctx, run.id, counts):
         await ctx.reporter.log(stopped)
 
 
 async def _save(
-    ctx: WorkerContext, run: GenerationRun, model: AiModel, details: TitleDetails, result: GenerationResult,
-    usage: UsageRecord | None,
+    ctx: WorkerContext, run: RunRef, model: AiModel, details: TitleDetails, result: GenerationResult,
+    usage: NewUsage | None,
 ) -> dict[str, Any]:  # fmt: skip
     """Store the post, charge its call and count it, in one transaction; then stop the run if that
     spent its budget, or finish it if that was its last post."""
     envelope, body = parse_post(result.text)
-    post = posts.draft_for(run, details, model=model.id, provider=model.provider, job_id=str(ctx.job.id))
+    post = post_jobs.draft_for(run, details, model=model.id, provider=model.provider, job_id=str(ctx.job.id))
     post.title, post.excerpt, post.body, post.tags = envelope.title, envelope.excerpt, body, envelope.tags[:8]
     if ctx.settings.auto_publish:
         post.status, post.published_at = PostStatus.PUBLISHED, utcnow()
-    async with ctx.services.writes, ctx.services.sessions() as session:
-        post = await posts.save_post(session, post, usage)
-        stopped = await runs.stop_if_over_budget(session, ctx.services.job_queue, run) if usage else ""
-        finished = await runs.finish_if_done(session, post.run_id or 0)
+    async with ctx.services.writes, ctx.services.engine.connect() as connection:
+        counts = await post_jobs.save_post(connection, post, usage)
+    stopped = await _stop_if_over_budget(ctx, run.id, counts) if usage else ""
+    finished = await _finish_if_done(ctx, run.id, counts)
     if usage is not None:
         metrics.charged(usage)
     if post.status == PostStatus.PUBLISHED:
         await ctx.services.job_queue.blog_changed()
     saved = PostSavedData(slug=post.slug, tmdb_id=post.tmdb_id, tokens_in=post.tokens_in,
                           tokens_out=post.tokens_out, cost_usd=post.cost_usd)  # fmt: skip
-    events: list[RunEvent] = [PostSaved(run_id=run.id or 0, user_id=str(run.user_id), job_id=str(ctx.job.id),
+    events: list[RunEvent] = [PostSaved(run_id=run.id, user_id=str(run.user_id), job_id=str(ctx.job.id),
                                         message=post.title, data=saved)]  # fmt: skip
-    if finished.status == RunStatus.COMPLETED and finished.finished_at is not None:
+    if finished is not None and _announced(finished):
         events.append(runs.finished_event(finished))
     line = f"saved as {post.slug} ({post.tokens_in}+{post.tokens_out} tokens, ${post.cost_usd:.4f})"
     progress = ProgressData(stage="saved", chars=len(body), title=details.title)
     await ctx.reporter.report(*filter(None, [stopped, line]), progress=progress, events=tuple(events))
     return _summary(post)
+
+
+async def _stop_if_over_budget(ctx: WorkerContext, run_id: int, counts: RunCounts | None) -> str:
+    """Stop the run if the transaction that left `counts` spent its budget; returns why, or ""."""
+    if counts is None or not counts.over_budget:
+        return ""
+    async with ctx.services.writes, ctx.services.sessions() as session:
+        return await runs.stop_if_over_budget(session, ctx.services.job_queue, run_id)
+
+
+async def _finish_if_done(ctx: WorkerContext, run_id: int, counts: RunCounts | None) -> GenerationRun | None:
+    """Finish the run if the transaction that left `counts` counted its last post."""
+    if counts is None or not counts.all_done:
+        return None
+    async with ctx.services.writes, ctx.services.sessions() as session:
+        return await runs.finish_if_done(session, run_id)
 
 
 async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
@@ -239,7 +245,7 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
     if not text.strip() or draft.run is None or draft.model is None or draft.details is None:
         return
     model = draft.model
-    post = posts.draft_for(
+    post = post_jobs.draft_for(
         draft.run, draft.details, model=model.id, provider=model.provider, job_id=str(ctx.job.id)
     )
     try:
@@ -254,8 +260,8 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
         post.body = text
     post.incomplete = True
     try:
-        async with ctx.services.writes, ctx.services.sessions() as session:
-            post = await posts.save_post(session, post)
+        async with ctx.services.writes, ctx.services.engine.connect() as connection:
+            await post_jobs.save_post(connection, post)
     except Conflict:
         return
     await ctx.services.job_queue.posts_changed()
@@ -288,11 +294,16 @@ async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> 
 
 
 async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
-    if run.status in runs.FINISHED and run.status != RunStatus.CANCELLED and run.finished_at is not None:
+    if _announced(run):
         await ctx.publish(runs.finished_event(run))
 
 
-def _summary(post: BlogPost | PostRef) -> dict[str, Any]:
+def _announced(run: GenerationRun) -> bool:
+    """Whether the run just finished on its own (a stopped run was announced by whoever stopped it)."""
+    return run.status in runs.FINISHED and run.status != RunStatus.CANCELLED and run.finished_at is not None
+
+
+def _summary(post: NewPost | PostRef) -> dict[str, Any]:
     return {
         "postId": post.id,
         "slug": post.slug,

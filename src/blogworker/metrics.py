@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
-from blogqueue.models import UsageRecord
+from blogqueue.post_jobs import NewUsage
 from blogqueue.providers import Provider
 from blogworker.providers.base import (
     GenerationRequest,
@@ -67,7 +67,7 @@ async def timed_job(name: str) -> AsyncIterator[dict[str, str]]:
         jobs.labels(name, ended["outcome"], ended["reason"]).inc()
 
 
-def charged(usage: UsageRecord) -> None:
+def charged(usage: NewUsage) -> None:
     """A provider call's tokens and cost, once they are charged to the run."""
     tokens.labels(usage.provider, usage.model, "in").inc(usage.tokens_in)
     tokens.labels(usage.provider, usage.model, "out").inc(usage.tokens_out)

@@ -4,10 +4,12 @@ import msgspec
 import pytest
 from sqlmodel import select
 
-from blogqueue import claims, db, job_admin, posts, runs, users
+from blogqueue import claims, db, job_admin, post_jobs, posts, runs, users
 from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import JobQueue
 from blogqueue.models import BlogPost, GenerationRun, RunMode, TitleClaim
+from blogqueue.post_jobs import NewPost
+from blogqueue.providers import Provider
 from blogqueue.queues import JobState
 from blogqueue.registry import load_registry
 from blogqueue.runs import RunSpec
@@ -99,16 +101,20 @@ async def test_one_post_per_title_and_unique_slugs(db_settings: Settings) -> Non
         async with db.session_factory(engine)() as session:
             user_id = (await users.create_user(session, "p@example.com", "password-p")).id or 0
 
-            def post(tmdb_id: int, media: str = "movie") -> BlogPost:
-                return BlogPost(slug="dune-2021", title="Dune 2021", excerpt="e", body="b", tmdb_id=tmdb_id,
-                                media_type=media, source="popular", model="offline", provider="offline",
-                                user_id=user_id, job_id=f"j{tmdb_id}{media}")  # fmt: skip
+        def post(tmdb_id: int, media: MediaType = MediaType.MOVIE) -> NewPost:
+            return NewPost(slug="dune-2021", title="Dune 2021", excerpt="e", body="b", tmdb_id=tmdb_id,
+                           media_type=media, source=Source.POPULAR, model="offline", provider=Provider.OFFLINE,
+                           user_id=user_id, run_id=None, job_id=f"j{tmdb_id}{media}")  # fmt: skip
 
-            slugs = [(await posts.save_post(session, post(tmdb_id, media))).slug
-                     for tmdb_id, media in [(438631, "movie"), (438631, "tv"), (999, "movie")]]  # fmt: skip
+        async with engine.connect() as connection:
+            slugs = []
+            for tmdb_id, media in [(438631, MediaType.MOVIE), (438631, MediaType.TV), (999, MediaType.MOVIE)]:
+                await post_jobs.save_post(connection, new := post(tmdb_id, media))
+                slugs.append(new.slug)
             assert slugs == ["dune-2021", "dune-2021-2", "dune-2021-3"]
             with pytest.raises(Conflict, match="already has a post"):
-                await posts.save_post(session, post(438631))
+                await post_jobs.save_post(connection, post(438631))
+        async with db.session_factory(engine)() as session:
             assert len((await session.exec(select(BlogPost))).all()) == 3
     finally:
         await engine.dispose()
