@@ -69,11 +69,16 @@ _SORTED_SET_STATES = (
 @dataclass(frozen=True)
 class JobReport:
     """What a running job tells its watchers at one step: log lines, progress (a number or a
-    JSON object, as BullMQ's), and run events."""
+    JSON object, as BullMQ's), and run events; on its first step, also the user to file it under
+    (`owner`, the job added at `added_ms`) and, for a post job's first start, that it no longer
+    waits in its user's queue (`left_queue`, a user id)."""
 
     lines: Sequence[str] = ()
     progress: Any = None
     events: Sequence[RunEvent] = ()
+    owner: object = None  # the job's `userId`, as its data has it
+    added_ms: float = 0
+    left_queue: str | None = None
 
 
 class QueueMetrics(msgspec.Struct, frozen=True):
@@ -471,13 +476,6 @@ class JobQueue:
                     pipe.zrem(self._keys.user_jobs(owner), *job_ids)
                 await pipe.execute()
 
-    async def index_job(self, job_id: str, user_id: object, added_ms: float) -> None:
-        """File a job under the user its `userId` names, unless it is there already: workers do so
-        for each job they take, so a job another producer added while no API followed the stream
-        is listed too."""
-        if (owner := job_owner(user_id)) is not None:
-            await self._redis.zadd(self._keys.user_jobs(owner), {job_id: added_ms}, nx=True)
-
     async def _index_added(self, entries: Sequence[tuple[str, dict[str, str]]]) -> None:
         """Index under their users the jobs these stream entries announce as added. BullMQ writes
         an `added` entry for every job, whoever added it, so jobs from Node producers are listed
@@ -640,18 +638,25 @@ class JobQueue:
     async def publish(self, event: RunEvent) -> str:
         """Add the event to the stream; a log line also goes to its run's capped list, in one round trip."""
         async with self._redis.pipeline(transaction=False) as pipe:
-            self._add_event(pipe, event)
+            self._add_events(pipe, [event])
             results = await pipe.execute()
         return str(results[0])
 
-    async def report(self, job: Job, report: JobReport) -> None:
-        """A running job's log lines, progress and run events, in one round trip.
+    async def report(self, job: Job, report: JobReport, *, cooldown: str | None = None) -> float:
+        """A running job's log lines, progress and run events, in one round trip; with `cooldown`
+        (a provider), also reads the seconds left of that provider's cooldown (else 0).
 
         Writes what bullmq's `Job.log` and `Job.updateProgress` scripts write (log list, `progress`
         field, a `progress` stream entry). Their scripts first check that the job exists; a running
         job is locked by its worker and cannot be removed, so here it does."""
         job_key = self._queue.toKey(str(job.id))
         async with self._redis.pipeline(transaction=False) as pipe:
+            if cooldown is not None:
+                pipe.pttl(self._keys.cooldown(cooldown))
+            if report.left_queue is not None:
+                pipe.decr(self._keys.queued_posts(report.left_queue))
+            if (owner := job_owner(report.owner)) is not None:
+                pipe.zadd(self._keys.user_jobs(owner), {str(job.id): report.added_ms}, nx=True)
             if report.lines:
                 pipe.rpush(f"{job_key}:logs", *report.lines)
                 if keep := (job.opts or {}).get("keepLogs"):
@@ -661,22 +666,33 @@ class JobQueue:
                 pipe.hset(job_key, "progress", data)
                 fields: Any = {"event": "progress", "jobId": str(job.id), "data": data}
                 pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
-            for event in report.events:
-                self._add_event(pipe, event)
-            await pipe.execute()
+            self._add_events(pipe, report.events)
+            results = await pipe.execute()
+        left_ms = max(0, int(results.pop(0))) if cooldown is not None else 0
+        if report.left_queue is not None and int(results[0]) < 0:
+            await self._redis.set(self._keys.queued_posts(report.left_queue), 0)  # never below zero
+        return left_ms / 1000
 
-    def _add_event(self, pipe: Any, event: RunEvent) -> None:
-        fields: Any = run_events.to_fields(event)
-        pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
-        pipe.incr(self._keys.runs_version(event.user_id))
-        if isinstance(event, PostSaved):
-            pipe.incr(self._keys.posts_version)
-        if isinstance(event, LogLine):
-            key = self._keys.run_logs(event.run_id)
-            entry = LogEntry(event.message, int(time.time() * 1000), event.job_id)
-            pipe.lpush(key, msgspec.json.encode(entry))
+    def _add_events(self, pipe: Any, events: Sequence[RunEvent]) -> None:
+        """Each event to the stream, then each run's log lines to its capped list and each version
+        they change moved on once."""
+        if not events:
+            return
+        now_ms, logs = int(time.time() * 1000), dict[int, list[bytes]]()
+        for event in events:
+            pipe.xadd(self._keys.events, run_events.to_fields(event), maxlen=MAX_EVENTS, approximate=True)
+            if isinstance(event, LogLine):
+                entry = LogEntry(event.message, now_ms, event.job_id)
+                logs.setdefault(event.run_id, []).append(msgspec.json.encode(entry))
+        for run_id, entries in logs.items():
+            key = self._keys.run_logs(run_id)
+            pipe.lpush(key, *entries)
             pipe.ltrim(key, 0, RUN_LOG_LINES - 1)
             pipe.expire(key, RUN_LOG_TTL_S)
+        for user_id in dict.fromkeys(event.user_id for event in events):
+            pipe.incr(self._keys.runs_version(user_id))
+        if any(isinstance(event, PostSaved) for event in events):
+            pipe.incr(self._keys.posts_version)
 
     async def events_end(self) -> str:
         """The id of the newest stream entry, so a new reader gets what happens from now on."""

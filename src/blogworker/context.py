@@ -120,3 +120,5 @@ class Draft:
             if (chars := sum(map(len, self.parts))) != reported:
                 reported = chars
                 await self.ctx.reporter.progress(ProgressData(stage="writing", chars=chars, title=self.title))
+            else:
+                await self.ctx.reporter.flush()  # lines noted before the stream

@@ -1,5 +1,6 @@
 """While a provider rate-limits us, other jobs for it wait instead of adding to the pile: one
-Redis key per provider, set for as long as the provider said to stay away."""
+Redis key per provider, set for as long as the provider said to stay away. A post job reads it
+with its first report (`JobReporter.flush(cooldown=...)`)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,6 @@ class ProviderCooldown:
     def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
-
-    async def remaining_s(self, provider: str) -> float:
-        """Seconds left of the provider's cooldown; 0 when there is none."""
-        return max(0, int(await self._redis.pttl(self._keys.cooldown(provider)))) / 1000
 
     async def start(self, provider: str, seconds: float) -> None:
         """Stay away from the provider for `seconds`, or longer if an earlier cooldown says so."""

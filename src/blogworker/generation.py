@@ -55,7 +55,7 @@ class PostDraft(Draft):
 async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any]:
     svc = ctx.services
     if int(ctx.job.attemptsStarted or 0) <= 1:  # first start: it no longer waits in the user's queue
-        await svc.job_queue.posts_left_queue(payload.user_id)
+        ctx.reporter.left_queue(payload.user_id)
     run, existing, api_key = await _read(ctx, payload)
     if run.status == RunStatus.CANCELLED:
         raise Cancelled("the run was stopped")
@@ -65,7 +65,7 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
         await ctx.reporter.log(f"already saved as {existing.slug}")
         return _summary(existing)
     model = svc.registry.require_usable(run.model)
-    if (wait_s := await svc.cooldown.remaining_s(model.provider)) > 0:
+    if (wait_s := await ctx.reporter.flush(cooldown=model.provider)) > 0:
         raise Postponed(f"{model.provider} is rate limiting; waiting for it", delay_s=wait_s)
     details = await _details(ctx, payload)
     about = f"writing about {details.title} ({details.year or 'year unknown'}) with {model.id}"
@@ -124,7 +124,7 @@ async def _generate_checked(
         )
         lines = [about] if try_number == 1 else []
         lines.append(f"prompt built ({len(prompt)} characters); calling {model.provider}")
-        await ctx.reporter.report(*lines)
+        ctx.reporter.note(*lines)
         draft = ctx.draft = PostDraft(ctx, run=run, model=model, details=details, title=details.title)
         try:
             result = await draft.stream(generator.generate(request, draft.on_text))
@@ -146,12 +146,12 @@ async def _generate_checked(
         )
         problem = _problem(result, details)
         if not problem:
-            await ctx.reporter.log(answered)
+            ctx.reporter.note(answered)
             return result, _usage_record(ctx, run, model, result.usage, CallOutcome.OK)
         await _charge(ctx, run, model, result.usage, CallOutcome.OK)
         reason = "length" if result.finish is FinishReason.LENGTH else "other"
         retrying = "; trying once more, adjusted" if try_number == 1 else ""
-        await ctx.reporter.report(answered, f"answer rejected: {problem}{retrying}")
+        ctx.reporter.note(answered, f"answer rejected: {problem}{retrying}")
     raise UnusableAnswer(f"no usable post after an adjusted retry: {problem}")
 
 

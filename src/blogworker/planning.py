@@ -98,8 +98,8 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
         else:
             await runs.set_status(session, run, RunStatus.FAILED, "no new titles matched")
             await ctx.publish(runs.finished_event(run))
-    await ctx.reporter.log(f"planned {len(jobs)} of {run.requested} posts")
-    await ctx.reporter.progress(ProgressData(stage="planned", planned=len(jobs), requested=run.requested))
+    progress = ProgressData(stage="planned", planned=len(jobs), requested=run.requested)
+    await ctx.reporter.report(f"planned {len(jobs)} of {run.requested} posts", progress=progress)
     return {"runId": run.id, "planned": len(jobs)}
 
 

@@ -93,12 +93,15 @@ class Processor:
 
     async def __call__(self, job: Job, token: str, signal: Any) -> Any:
         with structlog.contextvars.bound_contextvars(job_id=job.id, job_name=job.name):
+            # Filed under its user with its first report: a job another producer added while no
+            # API followed the event stream is listed too.
+            owner = job.data.get("userId") if isinstance(job.data, dict) else None
             ctx = WorkerContext(
                 job=job,
                 token=token,
                 settings=self.settings,
                 services=self.services,
-                reporter=JobReporter(job, self.services.job_queue),
+                reporter=JobReporter(job, self.services.job_queue, owner),
                 signal=signal,
                 stopping=self.stopping,
                 worker=self.worker_name,
@@ -108,8 +111,6 @@ class Processor:
             payload: Any = None
             async with metrics.timed_job(job.name) as ended:
                 try:
-                    owner = job.data.get("userId") if isinstance(job.data, dict) else None
-                    await self.services.job_queue.index_job(str(job.id), owner, float(job.timestamp or 0))
                     reason = self.cancellations.reason(str(job.id))
                     if reason is not None:
                         raise Cancelled(reason)
@@ -119,7 +120,9 @@ class Processor:
                     if isinstance(payload, RunPayload):
                         ctx.report_for_run(payload.run_id, payload.user_id)
                     log.info("job_started", attempt=ctx.attempt + 1)
-                    return await handler.run(ctx, payload)
+                    result = await handler.run(ctx, payload)
+                    await ctx.reporter.flush()
+                    return result
                 except Exception as err:
                     final = failures.is_final(err, ctx.attempt, ctx.attempts)
                     ended.update(
@@ -134,6 +137,7 @@ class Processor:
         self, ctx: WorkerContext, handler: Handler[Any] | None, payload: Any, err: Exception
     ) -> Exception:
         """Act on the decision for this failure; returns the exception BullMQ should see."""
+        await ctx.reporter.flush()
         outcome = failures.decide(err)
         if outcome in (Outcome.HAND_BACK, Outcome.POSTPONE):
             delay_s = err.delay_s if isinstance(err, Postponed) else 0.0
