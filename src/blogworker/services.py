@@ -19,7 +19,7 @@ from blogqueue.queues import Keys
 from blogqueue.registry import ModelRegistry, load_registry
 from blogqueue.settings import Settings
 from blogqueue.titles import TitleCatalog
-from blogqueue.tmdb import open_catalog
+from blogqueue.tmdb import http_client, open_catalog
 from blogworker.cooldown import ProviderCooldown
 from blogworker.providers.factory import GeneratorPool
 
@@ -45,7 +45,7 @@ class WorkerServices:
         """Fails at once, not at the first job, if the key ring is missing or malformed."""
         cipher = KeyCipher.from_settings(settings)
         engine = db.create_engine(settings)
-        http = httpx.AsyncClient(timeout=settings.tmdb_timeout_s)
+        http = http_client(settings.tmdb_timeout_s)
         redis = redis_client(settings)
         return cls(
             engine=engine,

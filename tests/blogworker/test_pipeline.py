@@ -17,6 +17,7 @@ from blogqueue import runs, users
 from blogqueue.connection import redis_client
 from blogqueue.models import RunMode
 from blogqueue.registry import load_registry
+from blogqueue.run_events import RunFinished
 from blogqueue.runs import RunSpec
 from blogqueue.settings import Settings
 from blogqueue.titles import MediaType, Source, TitleFacts
@@ -153,6 +154,10 @@ async def test_a_run_of_ten_with_one_title_gone_saves_nine_with_their_cost(
         f"9 of 10 posts written, 1 failed: TMDb has nothing at /movie/{FIRST_ID + 2}"
     )
     assert (MediaType.MOVIE, FIRST_ID + 2) not in await pipeline.claims(run.id or 0)  # back in the pool
+    # Announced once, by whichever job ended last: a saved post as well as a failed one.
+    events = [event for _, event in await pipeline.queue.events_after("0-0", 10_000)]
+    finished = [e for e in events if isinstance(e, RunFinished) and e.run_id == run.id]
+    assert [(e.data.status, e.data.posts_done, e.data.posts_failed) for e in finished] == [("partial", 9, 1)]
     posts = await pipeline.posts(run.id)
     assert len(posts) == 9
     assert len({p.tmdb_id for p in posts}) == 9
