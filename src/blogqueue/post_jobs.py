@@ -1,7 +1,9 @@
 """A post job's database work, the worker's hot path: one statement reads all it needs, one
 transaction saves the post with its cost and counts it. SQLAlchemy Core on a plain connection, no
 ORM session or model instances: building a statement, a session or a SQLModel instance costs more
-than running the statement. The rest of the system keeps the models."""
+than running the statement. The rest of the system keeps the models.
+
+Each function takes a sync Connection: the worker runs it as one unit through `db.SyncConnections`."""
 
 from __future__ import annotations
 
@@ -9,9 +11,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import col
 
 from blogqueue.errors import Conflict, NotFound
@@ -186,11 +187,9 @@ _COUNT = (
 _NO_USAGE = {"add_in": 0, "add_out": 0, "add_cost": 0.0}
 
 
-async def read(connection: AsyncConnection, run_id: int, media_type: MediaType, tmdb_id: int) -> PostJobFacts:
+def read(connection: Connection, run_id: int, media_type: MediaType, tmdb_id: int) -> PostJobFacts:
     """The run, the title's post if any, and the run's user's stored keys: one statement."""
-    rows = (
-        await connection.execute(_READ, {"run": run_id, "media_type": media_type, "tmdb_id": tmdb_id})
-    ).all()
+    rows = connection.execute(_READ, {"run": run_id, "media_type": media_type, "tmdb_id": tmdb_id}).all()
     if not rows:
         raise NotFound(f"run {run_id} does not exist")
     first, runs_end, posts_end = rows[0], len(RunRef._fields), len(RunRef._fields) + len(PostRef._fields)
@@ -199,14 +198,12 @@ async def read(connection: AsyncConnection, run_id: int, media_type: MediaType, 
     return PostJobFacts(RunRef(*first[:runs_end]), existing, keys)
 
 
-async def find_post_ref(connection: AsyncConnection, media_type: MediaType, tmdb_id: int) -> PostRef | None:
-    row = (await connection.execute(_FIND_REF, {"media_type": media_type, "tmdb_id": tmdb_id})).first()
+def find_post_ref(connection: Connection, media_type: MediaType, tmdb_id: int) -> PostRef | None:
+    row = connection.execute(_FIND_REF, {"media_type": media_type, "tmdb_id": tmdb_id}).first()
     return PostRef(*row) if row is not None else None
 
 
-async def save_post(
-    connection: AsyncConnection, post: NewPost, usage: NewUsage | None = None
-) -> RunCounts | None:
+def save_post(connection: Connection, post: NewPost, usage: NewUsage | None = None) -> RunCounts | None:
     """Insert the post with a unique slug and count it for its run, charging `usage` (its last
     provider call) to the run on the way: one transaction, committed. The post carries the tokens
     and cost of every call its job made, retries included. Returns the run's counters, if the
@@ -215,47 +212,47 @@ async def save_post(
     for attempt in range(SLUG_ATTEMPTS):
         post.slug = base if attempt == 0 else f"{base}-{attempt + 1}"
         try:
-            counts = await _insert(connection, post, usage)
-            await connection.commit()
+            counts = _insert(connection, post, usage)
+            connection.commit()
         except IntegrityError as err:
-            await connection.rollback()
-            if await find_post_ref(connection, post.media_type, post.tmdb_id) is not None:
+            connection.rollback()
+            if find_post_ref(connection, post.media_type, post.tmdb_id) is not None:
                 raise Conflict(f"{post.media_type} {post.tmdb_id} already has a post") from err
             continue  # the slug was taken: try the next one
         return counts
     raise Conflict(f"no free slug for {base!r}")
 
 
-async def charge(connection: AsyncConnection, usage: NewUsage) -> RunCounts | None:
+def charge(connection: Connection, usage: NewUsage) -> RunCounts | None:
     """Charge a call whose answer is not saved (failed, or rejected) on its own, committed."""
-    counts = await _count(connection, usage, done=0)
-    await connection.commit()
+    counts = _count(connection, usage, done=0)
+    connection.commit()
     return counts
 
 
-async def _insert(connection: AsyncConnection, post: NewPost, usage: NewUsage | None) -> RunCounts | None:
+def _insert(connection: Connection, post: NewPost, usage: NewUsage | None) -> RunCounts | None:
     """Usage, run counters (one UPDATE, so parallel workers never lose an increment) and the post."""
     counts = None
     if post.run_id is not None and (usage is not None or not post.incomplete):
-        counts = await _count(connection, usage, done=int(not post.incomplete), run_id=post.run_id)
+        counts = _count(connection, usage, done=int(not post.incomplete), run_id=post.run_id)
     values = msgspec.structs.asdict(post)
     for name in ("id", *_SPENT):
         del values[name]
     values["updated_at"] = values["created_at"]
-    row = (await connection.execute(_INSERT_POST, values | {"spent_by": post.job_id})).one()
+    row = connection.execute(_INSERT_POST, values | {"spent_by": post.job_id}).one()
     post.id, post.tokens_in, post.tokens_out, post.cost_usd = row
     return counts
 
 
-async def _count(
-    connection: AsyncConnection, usage: NewUsage | None, *, done: int, run_id: int | None = None
+def _count(
+    connection: Connection, usage: NewUsage | None, *, done: int, run_id: int | None = None
 ) -> RunCounts | None:
     increments = _NO_USAGE
     if usage is not None:
-        await connection.execute(_INSERT_USAGE, msgspec.structs.asdict(usage))
+        connection.execute(_INSERT_USAGE, msgspec.structs.asdict(usage))
         increments = {"add_in": usage.tokens_in, "add_out": usage.tokens_out, "add_cost": usage.cost_usd}
         run_id = usage.run_id if run_id is None else run_id
     if run_id is None:
         return None
-    row = (await connection.execute(_COUNT, {"run": run_id, "done": done, **increments})).first()
+    row = connection.execute(_COUNT, {"run": run_id, "done": done, **increments}).first()
     return RunCounts(*row) if row is not None else None

@@ -78,10 +78,9 @@ async def _read(ctx: WorkerContext, payload: GeneratePost) -> tuple[RunRef, Post
     """All a post needs from the database, in one statement: its run, the title's post if one was
     written already, and the API key to write it with (None if the model needs none)."""
     svc = ctx.services
-    async with svc.engine.connect() as connection:
-        run, existing, ciphertexts = await post_jobs.read(
-            connection, payload.run_id, payload.media_type, payload.tmdb_id
-        )
+    run, existing, ciphertexts = await svc.connections.run(
+        post_jobs.read, payload.run_id, payload.media_type, payload.tmdb_id
+    )
     if run.status == RunStatus.CANCELLED or existing is not None:
         return run, existing, None
     provider = svc.registry.require_usable(run.model).provider
@@ -185,8 +184,8 @@ async def _charge(
     """Charge a call whose answer is not saved (failed, or rejected) on its own."""
     if (record := _usage_record(ctx, run, model, usage, outcome)) is None:
         return
-    async with ctx.services.writes, ctx.services.engine.connect() as connection:
-        counts = await post_jobs.charge(connection, record)
+    async with ctx.services.writes:
+        counts = await ctx.services.connections.run(post_jobs.charge, record)
     metrics.charged(record)
     if stopped := await _stop_if_over_budget(ctx, run.id, counts):
         await ctx.reporter.log(stopped)
@@ -203,8 +202,8 @@ async def _save(
     post.title, post.excerpt, post.body, post.tags = envelope.title, envelope.excerpt, body, envelope.tags[:8]
     if ctx.settings.auto_publish:
         post.status, post.published_at = PostStatus.PUBLISHED, utcnow()
-    async with ctx.services.writes, ctx.services.engine.connect() as connection:
-        counts = await post_jobs.save_post(connection, post, usage)
+    async with ctx.services.writes:
+        counts = await ctx.services.connections.run(post_jobs.save_post, post, usage)
     stopped = await _stop_if_over_budget(ctx, run.id, counts) if usage else ""
     finished = await _finish_if_done(ctx, run.id, counts)
     if usage is not None:
@@ -260,8 +259,8 @@ async def _keep_incomplete(ctx: WorkerContext, draft: PostDraft) -> None:
         post.body = text
     post.incomplete = True
     try:
-        async with ctx.services.writes, ctx.services.engine.connect() as connection:
-            await post_jobs.save_post(connection, post)
+        async with ctx.services.writes:
+            await ctx.services.connections.run(post_jobs.save_post, post)
     except Conflict:
         return
     await ctx.services.job_queue.posts_changed()

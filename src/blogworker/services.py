@@ -30,6 +30,7 @@ PROVIDER_TIMEOUT_S = 120.0
 class WorkerServices:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    connections: db.SyncConnections  # a post's read and save, each as one unit
     cipher: KeyCipher
     registry: ModelRegistry
     catalog: TitleCatalog
@@ -50,6 +51,7 @@ class WorkerServices:
         return cls(
             engine=engine,
             sessions=db.session_factory(engine),
+            connections=db.SyncConnections(engine),
             cipher=cipher,
             registry=load_registry(),
             catalog=open_catalog(settings, http),
@@ -68,5 +70,6 @@ class WorkerServices:
         await self.catalog.aclose()
         await self.http.aclose()
         await self.engine.dispose()
+        self.connections.dispose()
         await self.job_queue.close()
         await self.redis.aclose()

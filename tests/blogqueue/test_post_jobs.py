@@ -30,6 +30,7 @@ def _usage(run: GenerationRun, tmdb_id: int, cost: float) -> NewUsage:
 
 async def test_one_read_and_one_write_per_post(db_settings: Settings) -> None:
     engine = db.create_engine(db_settings)
+    connections = db.SyncConnections(engine)
     cipher = KeyCipher.from_settings(db_settings)
     try:
         async with db.session_factory(engine)() as session:
@@ -44,29 +45,26 @@ async def test_one_read_and_one_write_per_post(db_settings: Settings) -> None:
             await session.commit()
         run_id = run.id or 0
 
-        async with engine.connect() as connection:
-            facts = await post_jobs.read(connection, run_id, MediaType.MOVIE, 42)
-            assert facts.run == (run_id, run.user_id, "running", "gpt-6.2-sol", "popular", 1.0)
-            assert facts.existing is None
-            assert list(facts.ciphertexts) == [Provider.OPENAI]
-            assert cipher.decrypt(facts.ciphertexts[Provider.OPENAI]) == OPENAI_KEY
-            with pytest.raises(NotFound, match=f"run {run_id + 1} does not exist"):
-                await post_jobs.read(connection, run_id + 1, MediaType.MOVIE, 42)
+        facts = await connections.run(post_jobs.read, run_id, MediaType.MOVIE, 42)
+        assert facts.run == (run_id, run.user_id, "running", "gpt-6.2-sol", "popular", 1.0)
+        assert facts.existing is None
+        assert list(facts.ciphertexts) == [Provider.OPENAI]
+        assert cipher.decrypt(facts.ciphertexts[Provider.OPENAI]) == OPENAI_KEY
+        with pytest.raises(NotFound, match=f"run {run_id + 1} does not exist"):
+            await connections.run(post_jobs.read, run_id + 1, MediaType.MOVIE, 42)
 
-        async with engine.connect() as connection:
-            first = await post_jobs.save_post(connection, _post(run, 42), _usage(run, 42, 0.25))
-            # A failed call of the second post, charged on its own, then the post with its last call.
-            charged = await post_jobs.charge(connection, _usage(run, 43, 0.5))
-            post = _post(run, 43)
-            second = await post_jobs.save_post(connection, post, _usage(run, 43, 0.5))
+        first = await connections.run(post_jobs.save_post, _post(run, 42), _usage(run, 42, 0.25))
+        # A failed call of the second post, charged on its own, then the post with its last call.
+        charged = await connections.run(post_jobs.charge, _usage(run, 43, 0.5))
+        post = _post(run, 43)
+        second = await connections.run(post_jobs.save_post, post, _usage(run, 43, 0.5))
 
         assert first == RunCounts("running", RunMode.BATCH, 2, 1, 0, 0.25, 1.0)
         assert not first.over_budget and not first.all_done
         assert charged is not None and charged.posts_done == 1 and charged.cost_usd == 0.75
         assert second is not None and second.over_budget and second.all_done
         assert (post.tokens_in, post.tokens_out, post.cost_usd) == (200, 400, 1.0)  # both calls
-        async with engine.connect() as connection:
-            facts = await post_jobs.read(connection, run_id, MediaType.MOVIE, 43)
+        facts = await connections.run(post_jobs.read, run_id, MediaType.MOVIE, 43)
         assert facts.existing is not None
         assert (facts.existing.slug, facts.existing.job_id, facts.existing.cost_usd) == (
             "title-43",
@@ -74,6 +72,7 @@ async def test_one_read_and_one_write_per_post(db_settings: Settings) -> None:
             1.0,
         )
     finally:
+        connections.dispose()
         await engine.dispose()
 
 
@@ -86,8 +85,9 @@ async def test_an_incomplete_draft_counts_nothing(db_settings: Settings) -> None
                                 media_type=MediaType.MOVIE, requested=1, planned=1, status=RunStatus.RUNNING)  # fmt: skip
             session.add(run)
             await session.commit()
-        async with engine.connect() as connection:
-            assert await post_jobs.save_post(connection, _post(run, 7, incomplete=True)) is None
+        connections = db.SyncConnections(engine)
+        assert await connections.run(post_jobs.save_post, _post(run, 7, incomplete=True)) is None
+        connections.dispose()
         async with db.session_factory(engine)() as session:
             stored = await session.get(GenerationRun, run.id)
             assert stored is not None and (stored.posts_done, stored.cost_usd) == (0, 0.0)

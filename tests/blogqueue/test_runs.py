@@ -106,14 +106,15 @@ async def test_one_post_per_title_and_unique_slugs(db_settings: Settings) -> Non
                            media_type=media, source=Source.POPULAR, model="offline", provider=Provider.OFFLINE,
                            user_id=user_id, run_id=None, job_id=f"j{tmdb_id}{media}")  # fmt: skip
 
-        async with engine.connect() as connection:
-            slugs = []
-            for tmdb_id, media in [(438631, MediaType.MOVIE), (438631, MediaType.TV), (999, MediaType.MOVIE)]:
-                await post_jobs.save_post(connection, new := post(tmdb_id, media))
-                slugs.append(new.slug)
-            assert slugs == ["dune-2021", "dune-2021-2", "dune-2021-3"]
-            with pytest.raises(Conflict, match="already has a post"):
-                await post_jobs.save_post(connection, post(438631))
+        connections = db.SyncConnections(engine)
+        slugs = []
+        for tmdb_id, media in [(438631, MediaType.MOVIE), (438631, MediaType.TV), (999, MediaType.MOVIE)]:
+            await connections.run(post_jobs.save_post, new := post(tmdb_id, media))
+            slugs.append(new.slug)
+        assert slugs == ["dune-2021", "dune-2021-2", "dune-2021-3"]
+        with pytest.raises(Conflict, match="already has a post"):
+            await connections.run(post_jobs.save_post, post(438631))
+        connections.dispose()
         async with db.session_factory(engine)() as session:
             assert len((await session.exec(select(BlogPost))).all()) == 3
     finally:
