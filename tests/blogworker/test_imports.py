@@ -6,8 +6,16 @@ import sys
 import pytest
 
 # Loaded only by the code that needs them: migrations (operators and the API's start-up), the API,
-# and each provider's SDK (most workers use one provider).
-NOT_AT_START = ["alembic", "webapi", "litestar", "openai", "anthropic", "google.genai"]
+# each provider's SDK (most workers use one provider), and the PostgreSQL dialect (SQLite by default).
+NOT_AT_START = [
+    "alembic",
+    "webapi",
+    "litestar",
+    "openai",
+    "anthropic",
+    "google.genai",
+    "sqlalchemy.dialects.postgresql",
+]
 
 
 def _loaded_after(statement: str, names: list[str]) -> list[str]:
