@@ -10,8 +10,6 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, event, make_url, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -68,6 +66,11 @@ async def ping(engine: AsyncEngine) -> None:
 
 def migrate(settings: Settings, revision: str = "head") -> None:
     """Apply Alembic migrations (blocking: call from a thread inside an event loop)."""
+    # Imported here: alembic (with mako and pygments) is 7 MB that workers, which never migrate,
+    # would otherwise hold for life.
+    from alembic import command  # noqa: PLC0415
+    from alembic.config import Config  # noqa: PLC0415
+
     config = Config()
     config.set_main_option("script_location", "blogqueue:migrations")
     config.attributes["settings"] = settings

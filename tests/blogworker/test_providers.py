@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from blogworker.providers.factory import ADAPTERS, GeneratorPool, adapter
 from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
 from blogworker.providers.openai_gen import OpenAIGenerator
+from blogworker.providers.tls import shared_ssl_context
 from blogworker.quality import check_post
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
@@ -312,6 +314,25 @@ async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake
         fake.chunk_delay_s = 0.0
     assert result.finish is FinishReason.STOP  # its client was not closed under it
     assert pool.get("openai", "sk-busy") is not busy and len(pool) == 1
+    await pool.aclose()
+
+
+async def test_every_sdk_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left alone, each SDK client loads the CA bundle into its own context: ~1 MB per key and provider."""
+    loads: list[ssl.SSLContext] = []
+    load = ssl.SSLContext.load_verify_locations
+
+    def counted(context: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(context)
+        load(context, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counted)
+    shared_ssl_context.cache_clear()
+    pool = GeneratorPool(timeout_s=5)  # built, never called: nothing is sent
+    for key in ("sk-one", "sk-two"):
+        for provider in PROVIDERS:
+            pool.get(provider, key)
+    assert len(pool) == 6 and len(loads) == 1
     await pool.aclose()
 
 

@@ -19,6 +19,7 @@ from blogworker.providers.base import (
     provider_error,
     scrub,
 )
+from blogworker.providers.tls import shared_ssl_context
 
 PROVIDER = Provider.ANTHROPIC
 _FINISH = {
@@ -37,12 +38,15 @@ class AnthropicGenerator:
 
     def __init__(self, api_key: str, *, base_url: str | None = None, timeout_s: float = 120.0) -> None:
         self._api_key = api_key
+        timeout = httpx2.Timeout(timeout_s, connect=5.0)
         self._client = anthropic.AsyncAnthropic(
             api_key=api_key,
             base_url=base_url,  # None: ANTHROPIC_BASE_URL, then the SDK default
             # The SDK would honour any retry-after, however long, inside the worker.
             max_retries=0,
-            timeout=httpx2.Timeout(timeout_s, connect=5.0),
+            timeout=timeout,
+            # The SDK's own default client (limits, keep-alive), on the process's one TLS context.
+            http_client=anthropic.DefaultAsyncHttpxClient(timeout=timeout, verify=shared_ssl_context()),
         )
 
     async def generate(self, request: GenerationRequest, on_text: OnText) -> GenerationResult:

@@ -21,6 +21,7 @@ from blogworker.providers.base import (
     provider_error,
     scrub,
 )
+from blogworker.providers.tls import shared_ssl_context
 
 PROVIDER = Provider.GEMINI
 _FINISH = {
@@ -44,6 +45,9 @@ class GeminiGenerator:
             base_url=base_url,  # None: GOOGLE_GEMINI_BASE_URL, then the SDK default
             api_version="v1",
             timeout=int(timeout_s * 1000),  # milliseconds, for connect and each read alike
+            # httpx2 reads `verify`, its websocket client `ssl`; the SDK drops what each does not take.
+            client_args={"verify": shared_ssl_context()},
+            async_client_args={"verify": shared_ssl_context(), "ssl": shared_ssl_context()},
         )
         self._client = genai.Client(api_key=api_key, http_options=options)
 

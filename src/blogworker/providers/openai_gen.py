@@ -20,6 +20,7 @@ from blogworker.providers.base import (
     provider_error,
     scrub,
 )
+from blogworker.providers.tls import shared_ssl_context
 
 PROVIDER = Provider.OPENAI
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH, "content_filter": FinishReason.SAFETY}
@@ -32,11 +33,14 @@ class OpenAIGenerator:
 
     def __init__(self, api_key: str, *, base_url: str | None = None, timeout_s: float = 120.0) -> None:
         self._api_key = api_key
+        timeout = httpx2.Timeout(timeout_s, connect=5.0)
         self._client = openai.AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,  # None: OPENAI_BASE_URL, then the SDK default
             max_retries=0,
-            timeout=httpx2.Timeout(timeout_s, connect=5.0),
+            timeout=timeout,
+            # The SDK's own default client (limits, redirects), on the process's one TLS context.
+            http_client=openai.DefaultAsyncHttpxClient(timeout=timeout, verify=shared_ssl_context()),
         )
 
     async def generate(self, request: GenerationRequest, on_text: OnText) -> GenerationResult:
