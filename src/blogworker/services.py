@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,7 +38,7 @@ class WorkerServices:
     job_queue: JobQueue
     redis: aioredis.Redis  # our own keys: cancel marks and channel, provider cooldowns
     cooldown: ProviderCooldown
-    http: httpx.AsyncClient
+    http: httpx2.AsyncClient
     writes: AbstractAsyncContextManager[Any]  # db.writes: on SQLite, this process's writers queue here
 
     @classmethod

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import date, timedelta
 from importlib import resources
 
-import httpx
+import httpx2
 import pytest
 from pydantic import SecretStr
 
@@ -38,13 +38,13 @@ def fake() -> Iterator[FakeTmdb]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+async def http() -> AsyncIterator[httpx2.AsyncClient]:
+    async with httpx2.AsyncClient() as client:
         yield client
 
 
 @pytest.fixture
-def tmdb(fake: FakeTmdb, http: httpx.AsyncClient) -> TmdbClient:
+def tmdb(fake: FakeTmdb, http: httpx2.AsyncClient) -> TmdbClient:
     fake.requests.clear()
     return TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http)
 
@@ -172,7 +172,7 @@ async def test_a_page_tmdb_would_refuse_is_never_requested(
     assert fake.requests == []
 
 
-async def test_the_fake_itself_refuses_page_501(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_the_fake_itself_refuses_page_501(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     response = await http.get(f"{fake.url}/movie/popular", params={"api_key": API_KEY, "page": "501"})
     assert response.status_code == 400 and response.json()["status_code"] == 22
 
@@ -199,7 +199,7 @@ async def test_movie_details_in_one_call(tmdb: TmdbClient, fake: FakeTmdb) -> No
     assert details.sample is False
 
 
-async def test_details_are_fetched_once_until_they_expire(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_details_are_fetched_once_until_they_expire(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     fake.requests.clear()
     cached = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http)
     first = await cached.details(MOVIE, 1000)
@@ -229,7 +229,7 @@ def test_the_cache_drops_the_least_recently_used_first() -> None:
     assert (cache.get(1), cache.get(2), cache.get(3)) == ("one", None, "three")
 
 
-async def test_details_calls_reuse_one_connection(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_details_calls_reuse_one_connection(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     fake.requests.clear()
     client = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http)
     for tmdb_id in range(1000, 1010):
@@ -258,7 +258,7 @@ async def test_null_and_missing_detail_fields_are_normal(tmdb: TmdbClient) -> No
         assert sparse.cast == [CastMember("Uncredited", "")]
 
 
-async def test_bearer_token_wins_over_the_api_key(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_bearer_token_wins_over_the_api_key(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     fake.requests.clear()
     client = TmdbClient(
         api_key=SecretStr("ignored"), read_access_token=SecretStr(READ_TOKEN), base_url=fake.url, http=http
@@ -272,7 +272,7 @@ async def test_bearer_token_wins_over_the_api_key(fake: FakeTmdb, http: httpx.As
 
 @pytest.mark.parametrize("bearer", [False, True])
 async def test_rejected_credentials_are_a_configuration_error(
-    fake: FakeTmdb, http: httpx.AsyncClient, bearer: bool
+    fake: FakeTmdb, http: httpx2.AsyncClient, bearer: bool
 ) -> None:
     wrong = SecretStr("wrong")
     token, key = (wrong, None) if bearer else (None, wrong)
@@ -301,7 +301,7 @@ async def test_server_error_is_unavailable(tmdb: TmdbClient) -> None:
     assert caught.value.retry_after_s is None
 
 
-async def test_a_slow_answer_times_out_as_unavailable(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_a_slow_answer_times_out_as_unavailable(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     client = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http, timeout_s=0.2)
     started = time.monotonic()
     with pytest.raises(Unavailable, match=r"did not answer /movie/504 within 0\.2 s"):
@@ -323,7 +323,7 @@ async def test_nothing_listening_is_unavailable_without_leaking_the_key() -> Non
         await client.aclose()
 
 
-async def test_a_shared_http_client_stays_open(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_a_shared_http_client_stays_open(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     client = TmdbClient(api_key=SecretStr(API_KEY), base_url=fake.url, http=http)
     await client.aclose()
     assert not http.is_closed
@@ -356,7 +356,7 @@ async def test_find_new_titles_skips_taken_ones_and_stops_at_count(tmdb: TmdbCli
     assert exclude.calls[0] == [i for i in range(1000, 1020) if i != 1005]
 
 
-async def test_find_new_titles_stops_at_the_last_page(fake: FakeTmdb, http: httpx.AsyncClient) -> None:
+async def test_find_new_titles_stops_at_the_last_page(fake: FakeTmdb, http: httpx2.AsyncClient) -> None:
     with start_fake_tmdb(total_results=45) as small:
         client = TmdbClient(api_key=SecretStr(API_KEY), base_url=small.url, http=http)
         found = await find_new_titles(client, Source.TOP_RATED, TV, NO_FILTERS, 100, exclude=Taken())
@@ -446,7 +446,7 @@ async def test_open_catalog_without_credentials_serves_samples(monkeypatch: pyte
 
 
 async def test_open_catalog_with_credentials_talks_to_tmdb(
-    monkeypatch: pytest.MonkeyPatch, fake: FakeTmdb, http: httpx.AsyncClient
+    monkeypatch: pytest.MonkeyPatch, fake: FakeTmdb, http: httpx2.AsyncClient
 ) -> None:
     settings = settings_for(
         monkeypatch, TMDB_READ_ACCESS_TOKEN=READ_TOKEN, TMDB_BASE_URL=fake.url,

@@ -6,8 +6,10 @@ import sys
 import pytest
 
 # Loaded only by the code that needs them: migrations (operators and the API's start-up), the API,
-# each provider's SDK (most workers use one provider), and the PostgreSQL dialect (SQLite by default).
+# each provider's SDK (most workers use one provider), the PostgreSQL dialect (SQLite by default),
+# and httpx (TMDb goes through httpx2, which the SDKs bring anyway).
 NOT_AT_START = [
+    "httpx",
     "alembic",
     "webapi",
     "litestar",
