@@ -642,17 +642,14 @@ class JobQueue:
             results = await pipe.execute()
         return str(results[0])
 
-    async def report(self, job: Job, report: JobReport, *, cooldown: str | None = None) -> float:
-        """A running job's log lines, progress and run events, in one round trip; with `cooldown`
-        (a provider), also reads the seconds left of that provider's cooldown (else 0).
+    async def report(self, job: Job, report: JobReport) -> None:
+        """A running job's log lines, progress and run events, in one round trip.
 
         Writes what bullmq's `Job.log` and `Job.updateProgress` scripts write (log list, `progress`
         field, a `progress` stream entry). Their scripts first check that the job exists; a running
         job is locked by its worker and cannot be removed, so here it does."""
         job_key = self._queue.toKey(str(job.id))
         async with self._redis.pipeline(transaction=False) as pipe:
-            if cooldown is not None:
-                pipe.pttl(self._keys.cooldown(cooldown))
             if report.left_queue is not None:
                 pipe.decr(self._keys.queued_posts(report.left_queue))
             if (owner := job_owner(report.owner)) is not None:
@@ -668,10 +665,8 @@ class JobQueue:
                 pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
             self._add_events(pipe, report.events)
             results = await pipe.execute()
-        left_ms = max(0, int(results.pop(0))) if cooldown is not None else 0
         if report.left_queue is not None and int(results[0]) < 0:
             await self._redis.set(self._keys.queued_posts(report.left_queue), 0)  # never below zero
-        return left_ms / 1000
 
     def _add_events(self, pipe: Any, events: Sequence[RunEvent]) -> None:
         """Each event to the stream, then each run's log lines to its capped list and each version

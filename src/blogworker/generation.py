@@ -65,7 +65,7 @@ async def write_post(ctx: WorkerContext, payload: GeneratePost) -> dict[str, Any
         await ctx.reporter.log(f"already saved as {existing.slug}")
         return _summary(existing)
     model = svc.registry.require_usable(run.model)
-    if (wait_s := await ctx.reporter.flush(cooldown=model.provider)) > 0:
+    if (wait_s := await svc.cooldown.remaining_s(model.provider)) > 0:
         raise Postponed(f"{model.provider} is rate limiting; waiting for it", delay_s=wait_s)
     details = await _details(ctx, payload)
     about = f"writing about {details.title} ({details.year or 'year unknown'}) with {model.id}"

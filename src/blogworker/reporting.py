@@ -44,12 +44,10 @@ class JobReporter:
     def pending(self) -> bool:
         return bool(self._noted or self._owner is not None or self._left_queue is not None)
 
-    async def flush(self, *, cooldown: str | None = None) -> float:
-        """Send what waits; with `cooldown` (a provider), in the same round trip, read the seconds
-        left of its cooldown."""
-        if self.pending or cooldown is not None:
-            return await self._send((), None, (), cooldown)
-        return 0.0
+    async def flush(self) -> None:
+        """Send what waits."""
+        if self.pending:
+            await self._send((), None, ())
 
     async def log(self, message: str) -> None:
         await self.report(message)
@@ -63,12 +61,11 @@ class JobReporter:
         """What waits, then log lines, a progress step and further run events, in that order, in
         one round trip."""
         if lines or events or progress is not None or self.pending:
-            await self._send(lines, progress, events, None)
+            await self._send(lines, progress, events)
 
     async def _send(
-        self, lines: tuple[str, ...], progress: int | ProgressData | None, events: tuple[RunEvent, ...],
-        cooldown: str | None,
-    ) -> float:  # fmt: skip
+        self, lines: tuple[str, ...], progress: int | ProgressData | None, events: tuple[RunEvent, ...]
+    ) -> None:
         # Taken before the round trip: a line noted meanwhile goes out with the next one.
         lines, self._noted = (*self._noted, *lines), []
         owner, left_queue, self._owner, self._left_queue = self._owner, self._left_queue, None, None
@@ -84,4 +81,4 @@ class JobReporter:
         raw = progress if progress is None or isinstance(progress, int) else msgspec.to_builtins(progress)
         report = JobReport(lines, raw, (*published, *events), owner=owner,
                            added_ms=float(self._job.timestamp or 0), left_queue=left_queue)  # fmt: skip
-        return await self._job_queue.report(self._job, report, cooldown=cooldown)
+        await self._job_queue.report(self._job, report)
