@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import sys
 from collections.abc import Coroutine
@@ -16,6 +17,10 @@ from blogqueue.settings import Settings
 from blogworker.runner import WorkerRunner
 
 log = structlog.get_logger("blogworker")
+# A post makes tens of thousands of short-lived objects. At Python's default (700) the collector
+# ran ~3 times a post and moved survivors on to full collections, which walk every object the
+# imports made: 3 % of a post's CPU, 0.6 % at this threshold with the start-up objects frozen.
+GC_YOUNG_THRESHOLD = 10_000
 
 
 async def _serve(settings: Settings) -> int:
@@ -28,6 +33,8 @@ async def _serve(settings: Settings) -> int:
     except Misconfigured as err:
         log.error("worker_misconfigured", error=err.message)
         return 2
+    gc.freeze()  # what start-up made lives as long as the process: no collection need walk it
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     return await runner.serve(stop)
 
 

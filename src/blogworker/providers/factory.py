@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import importlib
 from collections import OrderedDict
@@ -33,6 +34,7 @@ def adapter(provider: Provider) -> Factory:
     """The generator class for a provider, its module imported now."""
     module, name = ADAPTERS[provider].split(":")
     factory: Factory = getattr(importlib.import_module(module), name)
+    gc.freeze()  # the SDK's modules and classes live as long as the process, as start-up's do (main.py)
     return factory
 
 
