@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from weakref import WeakKeyDictionary
@@ -83,21 +84,26 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 class SyncConnections:
     """Runs `work(connection, ...)`, a function of a sync SQLAlchemy Connection, as one unit: on
-    PostgreSQL through the async engine (`run_sync`); on SQLite in a thread, over the sqlite3 driver.
+    PostgreSQL through the async engine (`run_sync`); on SQLite over the sqlite3 driver in a thread
+    of its own, one unit at a time (SQLite writes one at a time anyway).
+
     aiosqlite hands each step of each statement (cursor, execute, fetch, close) to its thread and
-    back; a post's read and save took twice the CPU that way."""
+    back: a post's read and save took twice the CPU that way. A pool of threads took a third more
+    than one thread, in hand-offs of the interpreter lock between them."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._sqlite: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
         if engine.dialect.name == "sqlite":
             self._sqlite = create_sync_engine(make_url(engine.url).set(drivername="sqlite"))
             event.listen(self._sqlite, "connect", _tune_sqlite)
+            self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-units")
 
     async def run(
         self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        if self._sqlite is None:
+        if self._sqlite is None or self._thread is None:
             async with self._engine.connect() as connection:
                 return await connection.run_sync(work, *args, **kwargs)
         sqlite = self._sqlite
@@ -106,8 +112,10 @@ class SyncConnections:
             with sqlite.connect() as connection:
                 return work(connection, *args, **kwargs)
 
-        return await asyncio.to_thread(unit)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, unit)
 
     def dispose(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown()
         if self._sqlite is not None:
             self._sqlite.dispose()
