@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import httpx2
@@ -64,11 +65,8 @@ class GeminiGenerator:
 
     async def _stream(self, request: GenerationRequest, on_text: OnText) -> GenerationResult:
         model = request.model
-        config = types.GenerateContentConfig(
-            system_instruction=request.system,
-            max_output_tokens=request.max_output_tokens,
-            temperature=request.temperature if model.accepts_temperature else None,
-        )
+        temperature = request.temperature if model.accepts_temperature else None
+        config = _config(request.system, request.max_output_tokens, temperature)
         parts: list[str] = []
         meta, finish, model_version = None, FinishReason.OTHER, model.id
         stream = await self._client.aio.models.generate_content_stream(
@@ -86,6 +84,14 @@ class GeminiGenerator:
             model_version = chunk.model_version or model_version
         usage = _usage(meta) or Usage()
         return GenerationResult(text="".join(parts), usage=usage, finish=finish, model=model_version)
+
+
+@functools.lru_cache(maxsize=64)
+def _config(system: str, max_output_tokens: int, temperature: float | None) -> types.GenerateContentConfig:
+    """Built once per set of values: the SDK validates every field of it, and the values repeat."""
+    return types.GenerateContentConfig(
+        system_instruction=system, max_output_tokens=max_output_tokens, temperature=temperature
+    )
 
 
 def _usage(meta: types.GenerateContentResponseUsageMetadata | None) -> Usage | None:
