@@ -29,6 +29,5 @@ async def remove_job(
                           tmdb_id=payload.tmdb_id, reason=REASON)  # fmt: skip
     await job_queue.posts_left_queue(payload.user_id)
     await runs.post_failed(session, failure)
-    finished = await runs.finish_if_done(session, payload.run_id)
-    if finished.finished_at is not None and finished.status in runs.FINISHED:
+    if (finished := await runs.finish_if_done(session, payload.run_id)) is not None:
         await job_queue.publish(runs.finished_event(finished))

@@ -386,17 +386,28 @@ async def _main_reason(session: AsyncSession, run_id: int) -> str:
     return (await session.exec(query)).first() or ""
 
 
-async def finish_if_done(session: AsyncSession, run_id: int) -> GenerationRun:
+async def finish_if_done(session: AsyncSession, run_id: int) -> GenerationRun | None:
     """Once every planned post has been written or has failed, mark the run completed, partial
-    or failed, with a message that names the commonest failure."""
+    or failed, with a message that names the commonest failure. Returns the run if this call
+    finished it (for its caller to announce), else None: of callers racing, one finishes it."""
     run = await get_run(session, run_id)
     await session.refresh(run)
     done = run.posts_done + run.posts_failed >= run.planned
-    if run.mode == RunMode.BATCH and run.status == RunStatus.RUNNING and done:
-        message = f"{run.posts_done} of {run.planned} posts written"
-        if run.posts_failed:
-            message += f", {run.posts_failed} failed: {await _main_reason(session, run_id)}"
-        await set_status(session, run, outcome(run.posts_done, run.planned), message)
+    if not (run.mode == RunMode.BATCH and run.status == RunStatus.RUNNING and done):
+        return None
+    message = f"{run.posts_done} of {run.planned} posts written"
+    if run.posts_failed:
+        message += f", {run.posts_failed} failed: {await _main_reason(session, run_id)}"
+    finishing = (
+        update(GenerationRun)
+        .where(col(GenerationRun.id) == run_id, col(GenerationRun.status) == RunStatus.RUNNING)
+        .values(status=outcome(run.posts_done, run.planned), message=message, finished_at=utcnow())
+    )
+    finished = (await session.exec(finishing)).rowcount == 1
+    await session.commit()
+    if not finished:
+        return None
+    await session.refresh(run)
     return run
 
 

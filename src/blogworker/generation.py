@@ -214,7 +214,7 @@ async def _save(
                           tokens_out=post.tokens_out, cost_usd=post.cost_usd)  # fmt: skip
     events: list[RunEvent] = [PostSaved(run_id=run.id, user_id=str(run.user_id), job_id=str(ctx.job.id),
                                         message=post.title, data=saved)]  # fmt: skip
-    if finished is not None and _announced(finished):
+    if finished is not None:
         events.append(runs.finished_event(finished))
     line = f"saved as {post.slug} ({post.tokens_in}+{post.tokens_out} tokens, ${post.cost_usd:.4f})"
     progress = ProgressData(stage="saved", chars=len(body), title=details.title)
@@ -289,17 +289,8 @@ async def give_up(ctx: WorkerContext, payload: GeneratePost, err: Exception) -> 
     data = PostFailedData(tmdb_id=payload.tmdb_id, media_type=payload.media_type)
     await ctx.publish(PostFailed(run_id=payload.run_id, user_id=payload.user_id, job_id=str(ctx.job.id),
                                  message=message, data=data))  # fmt: skip
-    await _announce_if_finished(ctx, finished)
-
-
-async def _announce_if_finished(ctx: WorkerContext, run: GenerationRun) -> None:
-    if _announced(run):
-        await ctx.publish(runs.finished_event(run))
-
-
-def _announced(run: GenerationRun) -> bool:
-    """Whether the run just finished on its own (a stopped run was announced by whoever stopped it)."""
-    return run.status in runs.FINISHED and run.status != RunStatus.CANCELLED and run.finished_at is not None
+    if finished is not None:
+        await ctx.publish(runs.finished_event(finished))
 
 
 def _summary(post: NewPost | PostRef) -> dict[str, Any]:

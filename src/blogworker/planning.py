@@ -95,6 +95,10 @@ async def plan_run(ctx: WorkerContext, payload: GenerateRun) -> dict[str, Any]:
         run.planned = run.planned + len(jobs) if continuous else len(jobs)
         if continuous or jobs:
             await runs.set_status(session, run, RunStatus.RUNNING)
+            # Its posts start as soon as they are queued, and may all be written by now: a post
+            # finishes only a run that says "running".
+            if (finished := await runs.finish_if_done(session, run.id or 0)) is not None:
+                await ctx.publish(runs.finished_event(finished))
         else:
             await runs.set_status(session, run, RunStatus.FAILED, "no new titles matched")
             await ctx.publish(runs.finished_event(run))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from blogqueue import ai_settings, db, post_jobs, users
+from blogqueue import ai_settings, db, post_jobs, runs, users
 from blogqueue.ai_settings import AiSettingsUpdate
 from blogqueue.crypto import KeyCipher
 from blogqueue.errors import NotFound
@@ -92,4 +92,33 @@ async def test_an_incomplete_draft_counts_nothing(db_settings: Settings) -> None
             stored = await session.get(GenerationRun, run.id)
             assert stored is not None and (stored.posts_done, stored.cost_usd) == (0, 0.0)
     finally:
+        await engine.dispose()
+
+
+async def test_a_run_whose_posts_beat_its_planning_is_finished_once(db_settings: Settings) -> None:
+    """A post can be saved before its planning job says "running" (posts start once queued): the
+    post does not finish the run, planning does, and only one of the callers finishes it."""
+    engine = db.create_engine(db_settings)
+    connections = db.SyncConnections(engine)
+    try:
+        async with db.session_factory(engine)() as session:
+            user = await users.create_user(session, "race@example.com", "password-race")
+            run = GenerationRun(user_id=user.id or 0, model="offline", source=Source.POPULAR,
+                                media_type=MediaType.MOVIE, requested=1)  # fmt: skip
+            session.add(run)
+            await session.commit()
+        counts = await connections.run(post_jobs.save_post, _post(run, 9))
+        assert counts is not None and counts.status == "planning" and not counts.all_done
+
+        async with db.session_factory(engine)() as session:
+            planned = await runs.get_run(session, run.id or 0)
+            planned.planned = 1
+            await runs.set_status(session, planned, RunStatus.RUNNING)
+            finished = await runs.finish_if_done(session, run.id or 0)
+            again = await runs.finish_if_done(session, run.id or 0)
+        assert finished is not None and (finished.status, finished.posts_done) == ("completed", 1)
+        assert finished.message == "1 of 1 posts written" and finished.finished_at is not None
+        assert again is None
+    finally:
+        connections.dispose()
         await engine.dispose()
