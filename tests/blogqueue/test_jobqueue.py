@@ -1,3 +1,4 @@
+import asyncio
 import base64
 import re
 
@@ -109,6 +110,7 @@ async def test_reading_the_stream_indexes_jobs_any_producer_added(job_queue: Job
     userId names, by id or by email, once the event stream is read; the position is kept."""
     assert await job_queue.index_position() == "0-0"
     by_id = await job_queue._queue.add("selftest", {"userId": "7"}, {"jobId": "other-producer-1"})
+    await asyncio.sleep(0.002)  # listed newest first, by the millisecond each was added
     by_email = await job_queue._queue.add("generate", {"userId": "Writer@Example.com"}, {})
     await job_queue._queue.add("selftest", {"userId": "no such:user"}, {})  # names nobody: not indexed
     entries = await job_queue.read_events("0", block_ms=10)

@@ -117,8 +117,11 @@ async def test_a_continuous_run_is_a_scheduler_that_stop_removes(site: Site) -> 
 
 
 async def test_stop_removes_waiting_posts_and_nothing_more_is_written(site: Site, start_worker: Any) -> None:
+    # Four jobs a second: an offline post takes milliseconds, so without a limit all 20 are written
+    # before the run can be seen running.
     slow = make_settings(site.settings.redis_url, site.settings.data_dir, queue_prefix=site.settings.queue_prefix,
-                         database_url_env=site.settings.database_url_env, worker_concurrency=1)  # fmt: skip
+                         database_url_env=site.settings.database_url_env, worker_concurrency=1,
+                         limiter_max=1, limiter_duration_ms=250)  # fmt: skip
     started = await site.client.post(BASE, json={**BATCH, "count": 20}, headers=site.headers["admin"])
     run_id = started.json()["runId"]
     start_worker(slow)
