@@ -19,7 +19,7 @@ BUCKETS = [
     ("asyncpg", ("asyncpg/",)),
     ("OpenAI SDK", ("openai/",)),
     ("Anthropic SDK", ("anthropic/",)),
-    ("Gemini SDK", ("google/",)),
+    ("Gemini SDK", ("google/", "genai/")),
     ("pydantic (SDK models)", ("pydantic/", "pydantic_core/")),
     ("HTTP client (httpx, httpcore)", ("httpx/", "httpx2/", "httpcore/", "httpcore2/", "h11/", "anyio/")),
     ("bullmq", ("bullmq/",)),
