@@ -361,9 +361,13 @@ class JobQueue:
 
     async def posts_left_queue(self, user_id: str, count: int = 1) -> None:
         """Post jobs of a user started or were removed: they no longer wait (never below zero)."""
-        key = self._keys.queued_posts(user_id)
-        if await self._redis.decrby(key, count) < 0:
-            await self._redis.set(key, 0)
+        await self._floor_queued(user_id, await self._redis.decrby(self._keys.queued_posts(user_id), count))
+
+    async def _floor_queued(self, user_id: str, left: int) -> None:
+        """A user's queued-post count that went below zero (posts another producer added uncounted)
+        is put back at zero."""
+        if int(left) < 0:
+            await self._redis.set(self._keys.queued_posts(user_id), 0)
 
     # -- reading jobs -------------------------------------------------------------------------
 
@@ -665,8 +669,8 @@ class JobQueue:
                 pipe.xadd(self._keys.events, fields, maxlen=MAX_EVENTS, approximate=True)
             self._add_events(pipe, report.events)
             results = await pipe.execute()
-        if report.left_queue is not None and int(results[0]) < 0:
-            await self._redis.set(self._keys.queued_posts(report.left_queue), 0)  # never below zero
+        if report.left_queue is not None:
+            await self._floor_queued(report.left_queue, results[0])
 
     def _add_events(self, pipe: Any, events: Sequence[RunEvent]) -> None:
         """Each event to the stream, then each run's log lines to its capped list and each version
