@@ -230,7 +230,7 @@ def start_fake_ai(*, latency_s: float | None = None, chunk_chars: int = 0) -> It
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))  # handed to uvicorn, so there is no race for the port
     app.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    config = uvicorn.Config(app, lifespan="off", ws="none", http="h11", loop="asyncio", log_config=None,
+    config = uvicorn.Config(app, lifespan="off", ws="none", http="httptools", loop="asyncio", log_config=None,
                             access_log=False, timeout_graceful_shutdown=1)  # fmt: skip
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

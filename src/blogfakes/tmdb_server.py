@@ -142,27 +142,49 @@ def _appended(appended: set[str], credits: dict[str, Any], keywords: dict[str, A
     return {k: v for k, v in {"credits": credits, "keywords": keywords}.items() if k in appended}
 
 
-@functools.lru_cache(maxsize=64)
+@dataclass(frozen=True)
+class _Facts:
+    """What discover filters a row by, worked out once per row (building rows took ~20 us each)."""
+
+    adult: bool
+    vote_average: float
+    vote_count: int
+    released: str
+    aired: str | None
+
+
+@functools.lru_cache(maxsize=4)
+def _facts(media: str, universe: int, today: date) -> list[_Facts]:
+    """Every row's facts; `today` in the key, as TV air dates count from it."""
+    facts = []
+    for index in range(universe):
+        r, aired = row(media, index), next_air_date(index) if media == "tv" else None
+        released = r.get("release_date") or r.get("first_air_date") or ""
+        facts.append(_Facts(r["adult"], r["vote_average"], r["vote_count"], released,
+                            aired.isoformat() if aired else None))  # fmt: skip
+    return facts
+
+
+@functools.lru_cache(maxsize=256)
 def discover(media: str, universe: int, params: tuple[tuple[str, str], ...]) -> list[int]:
     """Indices matching the discover params we send, in the order `sort_by` asks for."""
-    found = [index for index in range(universe) if _matches(media, index, dict(params))]
-    if dict(params).get("sort_by") == "vote_average.desc":
-        found.sort(key=lambda i: (-row(media, i)["vote_average"], i))
+    p, facts = dict(params), _facts(media, universe, date.today())
+    field_ = "primary_release_date" if media == "movie" else "first_air_date"
+    adult, air = p.get("include_adult", "false") == "true", (p.get("air_date.gte"), p.get("air_date.lte"))
+    released = (p.get(f"{field_}.gte"), p.get(f"{field_}.lte"))
+    rating, votes = float(p.get("vote_average.gte", 0)), int(p.get("vote_count.gte", 0))
+    found = [
+        index
+        for index, f in enumerate(facts)
+        if (adult or not f.adult)
+        and f.vote_average >= rating
+        and f.vote_count >= votes
+        and _within(f.released, *released)
+        and (not any(air) or (f.aired is not None and _within(f.aired, *air)))
+    ]
+    if p.get("sort_by") == "vote_average.desc":
+        found.sort(key=lambda i: (-facts[i].vote_average, i))
     return found
-
-
-def _matches(media: str, index: int, p: dict[str, str]) -> bool:
-    r, field_ = row(media, index), "primary_release_date" if media == "movie" else "first_air_date"
-    released = r.get("release_date") or r.get("first_air_date") or ""
-    aired = next_air_date(index) if media == "tv" else None
-    air = (p.get("air_date.gte"), p.get("air_date.lte"))
-    return (
-        (p.get("include_adult", "false") == "true" or not r["adult"])
-        and r["vote_average"] >= float(p.get("vote_average.gte", 0))
-        and r["vote_count"] >= int(p.get("vote_count.gte", 0))
-        and _within(released, p.get(f"{field_}.gte"), p.get(f"{field_}.lte"))
-        and (not any(air) or (aired is not None and _within(aired.isoformat(), *air)))
-    )
 
 
 def _within(day: str, low: str | None, high: str | None) -> bool:
