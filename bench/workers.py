@@ -182,7 +182,8 @@ class Outcome:
     posts: int
     failed: int
     wall_s: float
-    cpu_s: float
+    cpu_s: float  # the workers'
+    fakes_cpu_s: float  # this process's: the fake servers' threads and the polling
 
     @property
     def rate(self) -> float:
@@ -191,6 +192,11 @@ class Outcome:
     @property
     def cpu_ms_per_post(self) -> float:
         return self.cpu_s * 1000 / max(self.posts, 1)
+
+    @property
+    def cores(self) -> tuple[float, float]:
+        """Cores the workers and the fakes kept busy over the pass."""
+        return self.cpu_s / self.wall_s, self.fakes_cpu_s / self.wall_s
 
 
 def specs(provider: str, posts: int, index: int) -> list[RunSpec]:
@@ -226,14 +232,15 @@ async def run_posts(settings: Settings, workers: Workers, provider: str, posts: 
                 await ai_settings.update_ai_settings(session, cipher, load_registry(), user, update)
         # Not timed: the first post of a provider imports its SDK and opens its connections.
         await _run_specs(sessions, workers, user.id or 0, [warm_up_spec(provider, index)])
-        cpu_before, started = workers.cpu_s(), datetime.now(UTC)
+        cpu_before, fakes_before, started = workers.cpu_s(), time.process_time(), datetime.now(UTC)
         found = await _run_specs(sessions, workers, user.id or 0, specs(provider, posts, index))
-        cpu_s = workers.cpu_s() - cpu_before
+        cpu_s, fakes_cpu_s = workers.cpu_s() - cpu_before, time.process_time() - fakes_before
     finally:
         await engine.dispose()
     finished = max(_utc(run.finished_at) for run in found if run.finished_at)
     return Outcome(posts=sum(run.posts_done for run in found), failed=sum(run.posts_failed for run in found),
-                   wall_s=(finished - started).total_seconds(), cpu_s=cpu_s)  # fmt: skip
+                   wall_s=(finished - started).total_seconds(), cpu_s=cpu_s,
+                   fakes_cpu_s=fakes_cpu_s)  # fmt: skip
 
 
 async def _run_specs(
