@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import sdk_floor
+from bench.timeline import Summary, Timeline
 from sqlmodel import col, select
 
 from blogqueue import ai_settings, db, runs, users
@@ -184,6 +185,7 @@ class Outcome:
     wall_s: float
     cpu_s: float  # the workers'
     fakes_cpu_s: float  # this process's: the fake servers' threads and the polling
+    timeline: Summary | None
 
     @property
     def rate(self) -> float:
@@ -211,16 +213,20 @@ def specs(provider: str, posts: int, index: int) -> list[RunSpec]:
             for i, n in enumerate(sizes)]  # fmt: skip
 
 
-def warm_up_spec(provider: str, index: int) -> RunSpec:
-    """A few posts from the fake's first years, which the timed passes (from LAST_YEAR down) never reach."""
+def warm_up_specs(provider: str, index: int) -> list[RunSpec]:
+    """A few posts of each media type (the fake TMDb works out each one's rows on first use) from
+    the fake's first years, which the timed passes (from LAST_YEAR down) never reach."""
     year = FIRST_YEAR + index
-    return RunSpec(model=MODELS[provider], source=Source.POPULAR, media_type=MediaType.MOVIE,
-                   count=WARM_UP_POSTS, filters=TitleFilters(year_from=year, year_to=year))  # fmt: skip
+    return [RunSpec(model=MODELS[provider], source=Source.POPULAR, media_type=media, count=WARM_UP_POSTS // 2,
+                    filters=TitleFilters(year_from=year, year_to=year))
+            for media in (MediaType.MOVIE, MediaType.TV)]  # fmt: skip
 
 
-async def run_posts(settings: Settings, workers: Workers, provider: str, posts: int, index: int) -> Outcome:
+async def run_posts(
+    settings: Settings, workers: Workers, provider: str, posts: int, index: int, *, timeline: bool = False
+) -> Outcome:
     """A user with a key for `provider` asks for `posts` posts; CPU of the workers and wall time from
-    the runs' creation until the last one finished."""
+    the runs' creation until the last one finished; with `timeline`, where that time went."""
     engine = db.create_engine(settings)
     sessions = db.session_factory(engine)
     try:
@@ -230,17 +236,20 @@ async def run_posts(settings: Settings, workers: Workers, provider: str, posts: 
                 update = AiSettingsUpdate(**{f"{provider}_api_key": USER_KEY})
                 cipher = KeyCipher.from_settings(settings)
                 await ai_settings.update_ai_settings(session, cipher, load_registry(), user, update)
-        # Not timed: the first post of a provider imports its SDK and opens its connections.
-        await _run_specs(sessions, workers, user.id or 0, [warm_up_spec(provider, index)])
-        cpu_before, fakes_before, started = workers.cpu_s(), time.process_time(), datetime.now(UTC)
-        found = await _run_specs(sessions, workers, user.id or 0, specs(provider, posts, index))
-        cpu_s, fakes_cpu_s = workers.cpu_s() - cpu_before, time.process_time() - fakes_before
+        # Not timed: the first posts of a provider import its SDK and open its connections.
+        await _run_specs(sessions, workers, user.id or 0, warm_up_specs(provider, index))
+        async with Timeline.follow(settings) if timeline else contextlib.nullcontext() as followed:
+            cpu_before, fakes_before, started = workers.cpu_s(), time.process_time(), datetime.now(UTC)
+            found = await _run_specs(sessions, workers, user.id or 0, specs(provider, posts, index))
+            cpu_s, fakes_cpu_s = workers.cpu_s() - cpu_before, time.process_time() - fakes_before
     finally:
         await engine.dispose()
     finished = max(_utc(run.finished_at) for run in found if run.finished_at)
+    slots = len(workers.processes) * settings.worker_concurrency
+    summary = followed.summary(slots) if followed is not None else None
     return Outcome(posts=sum(run.posts_done for run in found), failed=sum(run.posts_failed for run in found),
-                   wall_s=(finished - started).total_seconds(), cpu_s=cpu_s,
-                   fakes_cpu_s=fakes_cpu_s)  # fmt: skip
+                   wall_s=(finished - started).total_seconds(), cpu_s=cpu_s, fakes_cpu_s=fakes_cpu_s,
+                   timeline=summary)  # fmt: skip
 
 
 async def _run_specs(
