@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import statistics
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from blogqueue.connection import redis_client
-from blogqueue.queues import QUEUE_NAME
+from blogqueue.queues import Keys, is_post_job_id
 from blogqueue.settings import Settings
 
-_POST_JOB = re.compile(r"-(?:movie|tv)-\d+$")  # queues.post_job_id; planning jobs have none
 _ENDS = ("completed", "failed")
 BATCH = 1_000
 
@@ -49,7 +47,7 @@ class Timeline:
     async def follow(cls, settings: Settings) -> AsyncIterator[Timeline]:
         """Record from now until the block ends (then read what is left in the stream)."""
         client = redis_client(settings)
-        key = f"{settings.queue_prefix}:{QUEUE_NAME}:events"
+        key = Keys(settings.queue_prefix).events
         seconds, micros = await client.time()
         timeline = cls(started_ms=seconds * 1000 + micros // 1000)
         last = f"{timeline.started_ms}-0"
@@ -87,7 +85,7 @@ class Timeline:
 
     def summary(self, slots: int) -> Summary | None:
         jobs = {j: (start, self.ended[j]) for j, start in self.active.items() if j in self.ended}
-        posts = [span for j, span in jobs.items() if _POST_JOB.search(j)]
+        posts = [span for j, span in jobs.items() if is_post_job_id(j)]
         if not posts:
             return None
         changes = sorted([(start, 1) for start, _ in jobs.values()] + [(end, -1) for _, end in jobs.values()])

@@ -102,6 +102,14 @@ def post_job_id(plan: str, media_type: str, tmdb_id: int) -> str:
     return f"{plan}-{media_type}-{tmdb_id}"
 
 
+_POST_JOB_ID = re.compile(r"-(movie|tv)-\d+$")
+
+
+def is_post_job_id(job_id: str) -> bool:
+    """Whether `post_job_id` made this id (a planning job's has no media type and title)."""
+    return _POST_JOB_ID.search(job_id) is not None
+
+
 def publish_job_id(post_id: int, at_ms: int) -> str:
     """One job per post and publication time: a rescheduled post gets a new job, the old one finds
     its time gone and does nothing."""

@@ -5,7 +5,6 @@ count of live workers, taken at most every few seconds); a run's post jobs are r
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from blogqueue.jobqueue import JobQueue, JobSummary, RunSnapshot
 from blogqueue.models import BlogPost, GenerationRun, PostFailure, RunMode
-from blogqueue.queues import scheduler_id
+from blogqueue.queues import is_post_job_id, scheduler_id
 from blogqueue.registry import ModelRegistry
 from blogqueue.runs import ACTIVE, FINISHED, RunSpec, get_run
 from blogqueue.schemas import CostEstimate, PostOutcome, PostOutcomePage, RunView, StatusResponse
@@ -29,7 +28,6 @@ TYPICAL_OUTPUT_TOKENS = 1_400
 MAX_RUNS_PER_PAGE = 50
 LOG_LINES = 20
 POSTS_PER_RUN = 50  # written posts a status page shows per run (a batch has at most 50)
-_POST_JOB_ID = re.compile(r"-(movie|tv)-\d+$")
 
 
 def estimate(spec: RunSpec, registry: ModelRegistry) -> CostEstimate:
@@ -203,7 +201,7 @@ async def post_outcomes(
     run = await get_run(session, run_id)
     await session.commit()  # hand the connection back before waiting on Redis
     assert run.id is not None
-    ids = [job_id for job_id in await job_queue.run_job_ids(run.id) if _POST_JOB_ID.search(job_id)]
+    ids = [job_id for job_id in await job_queue.run_job_ids(run.id) if is_post_job_id(job_id)]
     start = (page - 1) * page_size
     jobs = [job for job in await job_queue.load_jobs(ids[start : start + page_size]) if job is not None]
     written = await _posts_of_jobs(session, [job.id for job in jobs])
