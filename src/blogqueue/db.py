@@ -35,12 +35,18 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(settings: Settings, *, pool_timeout_s: float = 30.0) -> AsyncEngine:
-    """`pool_timeout_s`: how long a caller waits for a free connection before TimeoutError."""
+def create_engine(
+    settings: Settings, *, pool_timeout_s: float = 30.0, sqlite_pool_size: int | None = None
+) -> AsyncEngine:
+    """`pool_timeout_s`: how long a caller waits for a free connection before TimeoutError.
+    `sqlite_pool_size`: on SQLite, a fixed pool of that many connections, with no overflow. Each
+    aiosqlite connection is a thread of its own: the default overflow opens up to ten more in a
+    burst and closes each after one use, a thread and a SQLite connection (and its page cache) each."""
     url = settings.database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, pool_timeout=pool_timeout_s)
+        fixed = {} if sqlite_pool_size is None else {"pool_size": sqlite_pool_size, "max_overflow": 0}
+        engine = create_async_engine(url, pool_timeout=pool_timeout_s, **fixed)
         event.listen(engine.sync_engine, "connect", _tune_sqlite)
         return engine
     return create_async_engine(url, pool_pre_ping=True, pool_timeout=pool_timeout_s)

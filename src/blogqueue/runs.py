@@ -246,8 +246,10 @@ async def create_run(
         priority=spec.priority,
         request_key=request.key if request else None,
     )
+    # The checks' reads end here: no connection is held while Redis answers, or while this waits
+    # for the writes lock, whose holder may be waiting for a connection.
+    await session.commit()
     if spec.mode is RunMode.BATCH:
-        await session.commit()  # the checks' reads end here: no connection is held while Redis answers
         run.plan_job_id = request.job_id if request else await job_queue.reserve_job_id(str(user_id))
     # A Core insert, then the instance joins the session as the row it now is: a unit-of-work
     # flush would cost more than the rest of the start.

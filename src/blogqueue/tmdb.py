@@ -42,9 +42,10 @@ RATED_MIN_VOTES = 50
 CAST_LIMIT = 8
 NOW_PLAYING_DAYS = 42  # about the window TMDb's /movie/now_playing covers
 # A title's facts hardly change within hours, and the same titles come back in retries, continuous
-# runs and other users' runs; a few thousand (about 2 KB each) bound the memory.
+# runs and other users' runs. A title's facts take 3-4 KB: a thousand are ~3.5 MB of a worker's
+# memory, which a long-lived worker keeps full (four thousand were ~14 MB, a tenth of its budget).
 DETAILS_TTL_S = 6 * 3600.0
-DETAILS_CACHE_SIZE = 4096
+DETAILS_CACHE_SIZE = 1024
 TMDB_CONNECTIONS = 10  # per process: see `http_client`
 
 

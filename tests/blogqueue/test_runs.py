@@ -1,3 +1,4 @@
+import asyncio
 from pathlib import Path
 
 import msgspec
@@ -84,6 +85,31 @@ async def test_a_run_that_cannot_be_queued_leaves_nothing_behind(
             with pytest.raises(Exception, match=r"(?i)connect"):
                 await runs.create_run(session, queue, user.id or 0, SPEC)
             assert (await session.exec(select(GenerationRun))).all() == []
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+async def test_a_run_start_holds_no_connection_while_it_waits_to_write(sqlite_settings: Settings) -> None:
+    """A start that kept its reads' connection while queueing for the writes lock would starve the
+    lock's holder of connections: a worker's SQLite pool is small and fixed."""
+    engine = db.create_engine(sqlite_settings, pool_timeout_s=2, sqlite_pool_size=1)
+    queue = JobQueue(sqlite_settings)
+    sessions = db.session_factory(engine)
+    spec = msgspec.structs.replace(SPEC, mode=RunMode.CONTINUOUS, interval_minutes=60)
+    try:
+        async with sessions() as session:
+            user = await users.create_user(session, "r@example.com", "password-r")
+            await users.by_reference(
+                session, str(user.id)
+            )  # as a start's checks read, holding the connection
+            async with db.writes(engine):
+                start = asyncio.create_task(runs.create_run(session, queue, user.id or 0, spec))
+                await asyncio.sleep(0.2)  # it is waiting for the lock now
+                async with sessions() as writer:  # the lock's holder still gets the one connection
+                    assert await writer.get(GenerationRun, 1) is None
+            run = await start
+        assert run.status == "running" and run.plan_job_id
     finally:
         await queue.close()
         await engine.dispose()
