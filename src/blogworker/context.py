@@ -89,7 +89,10 @@ class Draft:
     `cut_short` once the stream ended without a complete answer (a failure or a cancel).
 
     A stream brings one event per token, so `on_text` only keeps the delta: no clock, no await.
-    A ticker beside the stream reports progress, and only while the stream outlasts the interval."""
+    A ticker beside the stream reports progress, and only while the stream outlasts the interval.
+
+    A draft and its context refer to each other; the processor drops `ctx.draft` when the job ends,
+    so both go at once, not at the next full collection (every few thousand posts in a worker)."""
 
     ctx: WorkerContext
     parts: list[str] = field(default_factory=list)

@@ -132,6 +132,8 @@ class Processor:
                     if failure is err:
                         raise
                     raise failure from err
+                finally:
+                    ctx.draft = None  # the pair's cycle, broken: see `Draft`
 
     async def _settle(
         self, ctx: WorkerContext, handler: Handler[Any] | None, payload: Any, err: Exception
