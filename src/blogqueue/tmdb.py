@@ -30,6 +30,7 @@ from blogqueue.titles import (
     TrendingWindow,
     check_listing,
 )
+from blogqueue.tls import shared_ssl_context
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -247,7 +248,7 @@ def http_client(timeout_s: float) -> httpx2.AsyncClient:
     cost 4x the CPU a request that 8-16 connections cost. TMDb takes about 40 requests a second
     from one address; 10 connections carry more at its usual ~100 ms."""
     limits = httpx2.Limits(max_connections=TMDB_CONNECTIONS, max_keepalive_connections=TMDB_CONNECTIONS)
-    return httpx2.AsyncClient(timeout=timeout_s, limits=limits)
+    return httpx2.AsyncClient(timeout=timeout_s, limits=limits, verify=shared_ssl_context())
 
 
 def open_catalog(settings: Settings, http: httpx2.AsyncClient | None = None) -> TitleCatalog:

@@ -22,6 +22,8 @@ from blogqueue.errors import InvalidInput
 from blogqueue.providers import Provider, keyed
 from blogqueue.registry import AiModel, load_registry
 from blogqueue.titles import CastMember, MediaType, TitleDetails
+from blogqueue.tls import shared_ssl_context
+from blogqueue.tmdb import http_client as tmdb_http_client
 from blogworker.envelope import ENVELOPE_SEPARATOR, Envelope, format_post, parse_post
 from blogworker.providers.anthropic_gen import AnthropicGenerator
 from blogworker.providers.base import (
@@ -36,7 +38,6 @@ from blogworker.providers.factory import ADAPTERS, GeneratorPool, adapter
 from blogworker.providers.gemini_gen import GeminiGenerator
 from blogworker.providers.offline import OFFLINE_NOTE, OfflineGenerator
 from blogworker.providers.openai_gen import OpenAIGenerator
-from blogworker.providers.tls import shared_ssl_context
 from blogworker.quality import check_post
 
 PROVIDERS = ["openai", "anthropic", "gemini"]
@@ -317,8 +318,8 @@ async def test_pool_evicts_the_least_recently_used_but_lets_its_call_finish(fake
     await pool.aclose()
 
 
-async def test_every_sdk_client_shares_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Left alone, each SDK client loads the CA bundle into its own context: ~1 MB per key and provider."""
+async def test_every_sdk_client_and_tmdb_share_one_tls_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Left alone, each client loads the CA bundle into its own context: ~1 MB per key and provider."""
     loads: list[ssl.SSLContext] = []
     load = ssl.SSLContext.load_verify_locations
 
@@ -332,8 +333,10 @@ async def test_every_sdk_client_shares_one_tls_context(monkeypatch: pytest.Monke
     for key in ("sk-one", "sk-two"):
         for provider in PROVIDERS:
             pool.get(provider, key)
+    tmdb = tmdb_http_client(5.0)
     assert len(pool) == 6 and len(loads) == 1
     await pool.aclose()
+    await tmdb.aclose()
 
 
 def test_every_provider_has_an_adapter_that_says_it_is_that_provider() -> None:

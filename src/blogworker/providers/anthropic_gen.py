@@ -7,6 +7,7 @@ import httpx2
 
 from blogqueue.http_retry import retry_after_s
 from blogqueue.providers import Provider
+from blogqueue.tls import shared_ssl_context
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -19,7 +20,6 @@ from blogworker.providers.base import (
     provider_error,
     scrub,
 )
-from blogworker.providers.tls import shared_ssl_context
 
 PROVIDER = Provider.ANTHROPIC
 _FINISH = {

@@ -10,6 +10,7 @@ from google import genai
 from google.genai import errors, types
 
 from blogqueue.providers import Provider
+from blogqueue.tls import shared_ssl_context
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -22,7 +23,6 @@ from blogworker.providers.base import (
     provider_error,
     scrub,
 )
-from blogworker.providers.tls import shared_ssl_context
 
 PROVIDER = Provider.GEMINI
 _FINISH = {

@@ -8,6 +8,7 @@ from openai.types.chat import ChatCompletionChunk
 
 from blogqueue.http_retry import retry_after_s
 from blogqueue.providers import Provider
+from blogqueue.tls import shared_ssl_context
 from blogworker.providers.base import (
     FailureKind,
     FinishReason,
@@ -20,7 +21,6 @@ from blogworker.providers.base import (
     provider_error,
     scrub,
 )
-from blogworker.providers.tls import shared_ssl_context
 
 PROVIDER = Provider.OPENAI
 _FINISH = {"stop": FinishReason.STOP, "length": FinishReason.LENGTH, "content_filter": FinishReason.SAFETY}
