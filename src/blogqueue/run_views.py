@@ -83,8 +83,12 @@ async def _runs_page(
         rows += (await session.exec(newest_first.where(*where, active).offset(offset).limit(limit))).all()
     if len(rows) < limit:
         skip = max(0, offset - n_active)
+        # PostgreSQL reads each statement afresh: a run listed as active may have finished since.
+        unlisted = [col(GenerationRun.id).not_in([run.id for run in rows])] if rows else []
         rows += (
-            await session.exec(newest_first.where(*where, finished).offset(skip).limit(limit - len(rows)))
+            await session.exec(
+                newest_first.where(*where, finished, *unlisted).offset(skip).limit(limit - len(rows))
+            )
         ).all()
     return rows, int(total)
 

@@ -1,14 +1,15 @@
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from sqlmodel import select
 
-from blogqueue import claims, db, job_admin, post_jobs, posts, runs, users
+from blogqueue import claims, db, job_admin, post_jobs, posts, run_views, runs, users
 from blogqueue.errors import Conflict, InvalidInput
 from blogqueue.jobqueue import JobQueue
-from blogqueue.models import BlogPost, GenerationRun, RunMode, TitleClaim
+from blogqueue.models import BlogPost, GenerationRun, RunMode, RunStatus, TitleClaim
 from blogqueue.post_jobs import NewPost
 from blogqueue.providers import Provider
 from blogqueue.queues import JobState
@@ -110,6 +111,41 @@ async def test_a_run_start_holds_no_connection_while_it_waits_to_write(sqlite_se
                     assert await writer.get(GenerationRun, 1) is None
             run = await start
         assert run.status == "running" and run.plan_job_id
+    finally:
+        await queue.close()
+        await engine.dispose()
+
+
+async def test_a_run_that_finishes_while_its_status_is_read_is_listed_once(
+    db_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page reads active runs, then finished ones; on PostgreSQL each statement sees the latest
+    commits, so a run that finished in between was listed twice."""
+    engine = db.create_engine(db_settings)
+    queue = JobQueue(db_settings)
+    sessions = db.session_factory(engine)
+    try:
+        async with sessions() as session:
+            user = await users.create_user(session, "r@example.com", "password-r")
+            run = await runs.create_run(session, queue, user.id or 0, SPEC)
+        async with sessions() as session:
+            read, statements = session.exec, 0
+
+            async def exec_then_finish(statement: Any, *args: Any, **kwargs: Any) -> Any:
+                nonlocal statements
+                result = await read(statement, *args, **kwargs)
+                statements += 1
+                if statements == 2:  # the active runs' page is read: the run finishes now
+                    async with sessions() as other:
+                        row = await other.get(GenerationRun, run.id)
+                        assert row is not None
+                        row.status = RunStatus.COMPLETED
+                        await other.commit()
+                return result
+
+            monkeypatch.setattr(session, "exec", exec_then_finish)
+            page = await run_views.status_page(session, queue, db_settings, user.id or 0, run_id=run.id)
+        assert statements >= 3 and [view.id for view in page.runs] == [run.id]
     finally:
         await queue.close()
         await engine.dispose()
