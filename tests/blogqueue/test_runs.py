@@ -101,9 +101,8 @@ async def test_a_run_start_holds_no_connection_while_it_waits_to_write(sqlite_se
     try:
         async with sessions() as session:
             user = await users.create_user(session, "r@example.com", "password-r")
-            await users.by_reference(
-                session, str(user.id)
-            )  # as a start's checks read, holding the connection
+            # As a start's checks read: the session now holds the one connection.
+            await users.by_reference(session, str(user.id))
             async with db.writes(engine):
                 start = asyncio.create_task(runs.create_run(session, queue, user.id or 0, spec))
                 await asyncio.sleep(0.2)  # it is waiting for the lock now
